@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh) and run every test: Python (package, functions, local mode)
+# against the real Firestore emulator, the security rules, the dashboard's unit tests and
+# the end-to-end tests in Chromium. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p test-artifacts
+status=0
+
+echo "== Python tests (pytest, Firestore emulator)"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=1
+
+# Each JavaScript suite's `npm test` starts the emulator it needs (python -m tfwatcher.emulator).
+for dir in tests/rules tests/e2e; do
+  if [ -f "$dir/package.json" ]; then
+    echo "== $dir (node --test)"
+    (cd "$dir" && PATH="$PWD/../../.venv/bin:$PATH" npm test) || status=1
+  fi
+done
+
+if [ -f hosting/package.json ]; then
+  echo "== Dashboard unit tests (vitest)"
+  (cd hosting && npm test --silent) || status=1
+fi
+
+exit $status

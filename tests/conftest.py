@@ -1,0 +1,46 @@
+"""Shared fixtures: one real Firestore emulator for the whole run, a clean database per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tfwatcher.emulator import Emulator, EmulatorNotFound
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """The official Firestore emulator, started once, with the project's rules loaded."""
+    rules = ROOT / "firestore.rules"
+    ARTIFACTS.mkdir(exist_ok=True)
+    emu = Emulator(rules=rules if rules.exists() else None,
+                   log_path=str(ARTIFACTS / "firestore-emulator.log"))
+    try:
+        emu.start()
+    except EmulatorNotFound as err:  # pragma: no cover - depends on the machine
+        pytest.fail(str(err))
+    old = {k: os.environ.get(k) for k in emu.env()}
+    os.environ.update(emu.env())
+    yield emu
+    emu.stop()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def db(emulator):
+    """A Firestore client on an empty emulator database."""
+    from google.cloud import firestore
+
+    emulator.clear()
+    client = firestore.Client(project=emulator.project)
+    yield client
+    client.close()

@@ -1,0 +1,24 @@
+"""TF Watcher: watch Keras training live from your phone.
+
+    import tfwatcher
+    model.fit(..., callbacks=[tfwatcher.callbacks.EpochEnd(schedule=1)])
+
+Importing this package does not import TensorFlow or Keras; `tfwatcher.callbacks` does.
+"""
+
+from .version import __version__
+
+__all__ = ["__version__", "callbacks", "Session"]
+
+
+def __getattr__(name):
+    # Lazy, so `python -m tfwatcher.emulator` and the logging API never pay for Keras.
+    if name == "callbacks":
+        import importlib
+
+        return importlib.import_module(".callbacks", __name__)
+    if name == "Session":
+        from .session import Session
+
+        return Session
+    raise AttributeError(f"module 'tfwatcher' has no attribute {name!r}")
