@@ -1,0 +1,134 @@
+"""Where to write: project, credentials, emulator and dashboard URL.
+
+Resolution order, first match wins:
+1. explicit arguments (`project=`, `credentials=`, `dashboard_url=`);
+2. environment: `TFWATCHER_PROJECT`, `FIRESTORE_EMULATOR_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`
+   (read by google-auth), `TFWATCHER_DASHBOARD_URL`, then `GOOGLE_CLOUD_PROJECT`/`GCLOUD_PROJECT`;
+3. a running `tfwatcher local` (it leaves `~/.tfwatcher/local.json`), so callbacks made while
+   it runs need no configuration;
+4. Application Default Credentials and their project (Colab:
+   `google.colab.auth.authenticate_user()`; elsewhere `gcloud auth application-default login`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .emulator import DEFAULT_PROJECT
+
+LOCAL_STATE = Path(os.environ.get("TFWATCHER_HOME", Path.home() / ".tfwatcher")) / "local.json"
+
+HOW_TO_CONFIGURE = (
+    "tfwatcher: no Firebase project configured, so this run is not being recorded "
+    "(training goes on). To record it, do one of:\n"
+    "  * run `tfwatcher local` in a terminal to watch on this machine's emulator;\n"
+    "  * pass project='your-project-id' (and credentials='service-account.json');\n"
+    "  * set TFWATCHER_PROJECT and GOOGLE_APPLICATION_CREDENTIALS;\n"
+    "  * in Colab, call google.colab.auth.authenticate_user() first.\n"
+    "See docs/deploy.md."
+)
+
+
+class NotConfigured(RuntimeError):
+    """No project could be found by any route."""
+
+
+@dataclass
+class Target:
+    project: str
+    emulator_host: str | None
+    dashboard_url: str
+    credentials: object | None = None
+
+    def client(self):
+        """A new Firestore client for this target (made lazily, once per session)."""
+        from google.cloud import firestore
+
+        if self.emulator_host:
+            # The client reads the variable itself; set it only for this client's creation.
+            old = os.environ.get("FIRESTORE_EMULATOR_HOST")
+            os.environ["FIRESTORE_EMULATOR_HOST"] = self.emulator_host
+            try:
+                return firestore.Client(project=self.project)
+            finally:
+                if old is None:
+                    os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+                else:
+                    os.environ["FIRESTORE_EMULATOR_HOST"] = old
+        return firestore.Client(project=self.project, credentials=self.credentials)
+
+
+def read_local_state() -> dict | None:
+    """The state file of a running `tfwatcher local`, or None if none is running."""
+    try:
+        state = json.loads(LOCAL_STATE.read_text())
+    except (OSError, ValueError):
+        return None
+    pid = state.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return state
+
+
+def _load_credentials(credentials):
+    if credentials is None or not isinstance(credentials, (str, os.PathLike)):
+        return credentials
+    from google.oauth2 import service_account
+
+    path = Path(credentials)
+    if not path.is_file():
+        raise ValueError(f"credentials file {str(path)!r} does not exist")
+    return service_account.Credentials.from_service_account_file(str(path))
+
+
+def resolve(project: str | None = None, credentials=None, dashboard_url: str | None = None) -> Target:
+    """Find the target, or raise NotConfigured (ValueError for a bad explicit argument)."""
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise ValueError(f"project must be a non-empty string; got {project!r}")
+    if dashboard_url is not None and (not isinstance(dashboard_url, str)
+                                      or not dashboard_url.startswith(("http://", "https://"))):
+        raise ValueError(f"dashboard_url must start with http:// or https://; got {dashboard_url!r}")
+    creds = _load_credentials(credentials)
+    env = os.environ
+    emulator = env.get("FIRESTORE_EMULATOR_HOST") or None
+    project = project or env.get("TFWATCHER_PROJECT") or None
+    dashboard = dashboard_url or env.get("TFWATCHER_DASHBOARD_URL") or None
+    if not emulator and not project and creds is None:
+        local = read_local_state()
+        if local:
+            emulator = local.get("emulator")
+            project = local.get("project", DEFAULT_PROJECT)
+            dashboard = dashboard or local.get("dashboard")
+    project = project or env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT") or None
+    if emulator:
+        project = project or DEFAULT_PROJECT
+        dashboard = dashboard or "http://127.0.0.1:5000"
+        return Target(project, emulator, dashboard.rstrip("/"))
+    if creds is not None and not project:
+        project = getattr(creds, "project_id", None)
+    if creds is None or not project:
+        try:
+            import google.auth
+            from google.auth.exceptions import DefaultCredentialsError
+
+            try:
+                adc, adc_project = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/datastore"])
+                creds = creds or adc
+                project = project or adc_project
+            except DefaultCredentialsError:
+                pass
+        except ImportError:  # pragma: no cover - google-auth comes with the client
+            pass
+    if not project:
+        raise NotConfigured(HOW_TO_CONFIGURE)
+    return Target(project, None, (dashboard or f"https://{project}.web.app").rstrip("/"), creds)

@@ -1,0 +1,433 @@
+"""The background writer: the only place that talks to Firestore while training runs.
+
+Hooks on the training thread call `add_point`, `add_epoch` and `update_session`; each takes a
+lock, appends to an in-memory buffer and returns (a few microseconds). A daemon thread wakes
+every `interval` seconds, takes what is pending and commits it in batched writes:
+
+* batch points go into chunk documents (`batches/{kind}-{index}`); the open chunk is rewritten
+  whole, so a retry or a repeat is harmless and batch logging costs at most one write per
+  `interval`, whatever the batch rate;
+* each epoch is one document with a deterministic ID;
+* the session document is updated on status changes and every `heartbeat` seconds.
+
+Transient errors are retried with capped exponential backoff and jitter, keeping the data.
+A permanent error (no permission, no database) is one warning, then the writer spools what it
+holds to a local file (`tfwatcher sync` uploads it later) and stops. It never raises into the
+caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("tfwatcher")
+
+CHUNK_POINTS = 2000          # points per chunk document
+CHUNK_BYTES = 200_000        # ... or fewer, when the estimated size passes this
+COMMIT_WRITES = 400          # writes per commit (Firestore allows 500)
+COMMIT_BYTES = 4_000_000     # estimated bytes per commit (Firestore allows ~10 MiB)
+SPOOL_DIR = Path(os.environ.get("TFWATCHER_HOME", Path.home() / ".tfwatcher")) / "spool"
+SERVER_TIME = {"__server_time__": True}  # placeholder, replaced by SERVER_TIMESTAMP on send
+
+
+class _Chunk:
+    """An open chunk of batch points, as parallel lists."""
+
+    __slots__ = ("kind", "index", "step", "epoch", "batch", "seconds", "time", "series",
+                 "n", "bytes", "dirty", "thinned")
+
+    def __init__(self, kind: str, index: int):
+        self.kind, self.index = kind, index
+        self.step: list = []
+        self.epoch: list = []
+        self.batch: list = []
+        self.seconds: list = []
+        self.time: list = []
+        self.series: dict[str, list] = {}
+        self.n = 0
+        self.bytes = 200
+        self.dirty = False
+        self.thinned = False
+
+    @property
+    def doc_id(self) -> str:
+        return f"{self.kind}-{self.index:06d}"
+
+    def add(self, step, epoch, batch, seconds, t, metrics: dict) -> None:
+        n = self.n
+        series = self.series
+        for name, value in metrics.items():
+            column = series.get(name)
+            if column is None:
+                column = series[name] = [None] * n
+                self.bytes += len(name) + 40
+            column.append(value)
+        self.n = n + 1
+        if len(metrics) != len(series):  # pad metrics this point lacks
+            for column in series.values():
+                if len(column) == n:
+                    column.append(None)
+        self.step.append(step)
+        self.epoch.append(epoch)
+        self.batch.append(batch)
+        self.seconds.append(seconds)
+        self.time.append(t)
+        self.bytes += 50 + 10 * len(series)
+        self.dirty = True
+
+    def full(self) -> bool:
+        return self.n >= CHUNK_POINTS or self.bytes >= CHUNK_BYTES
+
+    def to_doc(self) -> dict:
+        doc = {
+            "schema": 1, "kind": self.kind, "index": self.index, "n": self.n,
+            "step": list(self.step), "epoch": list(self.epoch), "batch": list(self.batch),
+            "seconds": list(self.seconds), "time": list(self.time),
+            "series": [{"name": name, "values": list(values)} for name, values in self.series.items()],
+        }
+        if self.thinned:
+            doc["thinned"] = True
+        return doc
+
+
+class Writer:
+    """Buffers documents for one session and commits them from a daemon thread.
+
+    Args:
+        client_factory: returns a Firestore client; called once, lazily, on the writer thread.
+        session_path: `sessions/{sid}`.
+        session_fields: called on the writer thread at each heartbeat; returns the session
+            document's live fields (progress, latest values).
+        interval: seconds between sends. Defaults to 1.0.
+        heartbeat: seconds between session-document heartbeats. Defaults to 10.0.
+        commit_timeout: seconds one commit may take before it is retried. Defaults to 10.0.
+    """
+
+    def __init__(self, client_factory: Callable, session_path: str,
+                 session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
+                 heartbeat: float = 10.0, commit_timeout: float = 10.0, backoff_cap: float = 30.0):
+        self._client_factory = client_factory
+        self._client = None
+        self.session_path = session_path
+        self._session_fields = session_fields or (lambda: {})
+        self.interval = interval
+        self.heartbeat = heartbeat
+        self.commit_timeout = commit_timeout
+        self.backoff_cap = backoff_cap
+
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._open: dict[str, _Chunk] = {}
+        self._next_index: dict[str, int] = {}
+        self._closed: dict[str, dict] = {}      # doc id -> chunk doc waiting to be sent
+        self._epochs: dict[str, dict] = {}      # doc id -> epoch doc waiting to be sent
+        self._session: dict = {}                 # session fields waiting to be sent
+        self._session_urgent = False
+        self._last_heartbeat = 0.0
+        self._heartbeat_on = False
+        self._inflight = 0
+        self._failures = 0
+        self._retry_at = 0.0
+        self._stopping = False
+        self.disabled = False                    # set after a permanent error
+        self.warned: set[str] = set()
+        self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0}
+        self.on_send: Callable[[list], None] | None = None  # test and benchmark hook
+        self.listeners: list[Callable] = []     # run once on the writer thread with the client
+        self._thread = threading.Thread(target=self._run, name=f"tfwatcher-writer-{session_path}",
+                                        daemon=True)
+        self._thread.start()
+
+    # ----- called from hooks: no I/O, no waiting beyond a short lock --------------------------
+
+    def add_point(self, kind: str, step: int, epoch: int, batch: int, seconds: float,
+                  t: float, metrics: dict) -> None:
+        with self._lock:
+            chunk = self._open.get(kind)
+            if chunk is None:
+                index = self._next_index.get(kind, 0)
+                chunk = self._open[kind] = _Chunk(kind, index)
+                self._next_index[kind] = index + 1
+            chunk.add(step, epoch, batch, seconds, t, metrics)
+            self.stats["points"] += 1
+            if chunk.full():
+                self._closed[chunk.doc_id] = chunk.to_doc()
+                del self._open[kind]
+
+    def add_epoch(self, doc_id: str, doc: dict) -> None:
+        with self._lock:
+            self._epochs[doc_id] = doc
+
+    def update_session(self, fields: dict, urgent: bool = False) -> None:
+        """Merge `fields` into the session document; `urgent` sends on the next tick."""
+        with self._lock:
+            self._session.update(fields)
+            self._session_urgent = self._session_urgent or urgent
+        if urgent:
+            self._wake.set()
+
+    def heartbeat_on(self, on: bool) -> None:
+        self._heartbeat_on = on
+
+    def start_new_chunks(self) -> None:
+        """Close the open chunks (a new fit or evaluate starts its own)."""
+        with self._lock:
+            for kind, chunk in list(self._open.items()):
+                if chunk.n:
+                    self._closed[chunk.doc_id] = chunk.to_doc()
+                del self._open[kind]
+
+    # ----- waiting ----------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Documents not yet committed (including in flight)."""
+        with self._lock:
+            return self._pending_locked()
+
+    def _pending_locked(self) -> int:
+        return (len(self._closed) + len(self._epochs) + sum(c.dirty for c in self._open.values())
+                + (1 if self._session else 0) + self._inflight)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything now; wait up to `timeout` seconds. True if all was committed."""
+        if self.disabled:
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._session_urgent = True
+        self._wake.set()
+        with self._idle:
+            while self._pending_locked() and not self.disabled:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(0.25 if remaining is None else min(remaining, 0.25))
+                self._wake.set()
+        return not self.disabled
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        ok = self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        return ok
+
+    # ----- the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self.disabled:
+                return
+            now = time.monotonic()
+            if now >= self._retry_at:
+                try:
+                    self._send_round(now)
+                except Exception as err:  # never let the thread die silently
+                    self._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
+                    self._failures += 1
+                    self._retry_at = time.monotonic() + self._backoff()
+            with self._idle:
+                self._idle.notify_all()
+            if self._stopping and not self.pending():
+                return
+
+    def _take(self, now: float) -> list[tuple[str, str, dict, bool]]:
+        """Pending writes, oldest kinds first, the session document last."""
+        writes: list[tuple[str, str, dict, bool]] = []  # (what, path, doc, merge)
+        with self._lock:
+            for doc_id, doc in self._closed.items():
+                writes.append(("closed", f"{self.session_path}/batches/{doc_id}", doc, False))
+            self._closed = {}
+            for chunk in self._open.values():
+                if chunk.dirty:
+                    chunk.dirty = False
+                    writes.append(("open", f"{self.session_path}/batches/{chunk.doc_id}",
+                                   chunk.to_doc(), False))
+            for doc_id, doc in self._epochs.items():
+                writes.append(("epoch", f"{self.session_path}/epochs/{doc_id}", doc, False))
+            self._epochs = {}
+            due = self._heartbeat_on and now - self._last_heartbeat >= self.heartbeat
+            if self._session_urgent or due or (self._session and not self._heartbeat_on):
+                fields = {}
+                if self._heartbeat_on or self._session_urgent:
+                    fields.update(self._session_fields())
+                fields.update(self._session)
+                fields["heartbeat"] = SERVER_TIME
+                self._session = {}
+                self._session_urgent = False
+                writes.append(("session", self.session_path, fields, True))
+            self._inflight = len(writes)
+            backlog = self._pending_locked()
+            if backlog > self.stats["max_backlog"]:
+                self.stats["max_backlog"] = backlog
+        return writes
+
+    def _requeue(self, writes) -> None:
+        with self._lock:
+            for what, path, doc, _merge in writes:
+                doc_id = path.rsplit("/", 1)[-1]
+                if what == "closed":
+                    self._closed.setdefault(doc_id, doc)
+                elif what == "open":
+                    chunk = self._open.get(doc["kind"])
+                    if chunk is not None and chunk.doc_id == doc_id:
+                        chunk.dirty = True
+                    elif doc_id not in self._closed:
+                        # Closed since; its closed copy was sent already, so resend this one.
+                        self._closed[doc_id] = doc
+                elif what == "epoch":
+                    self._epochs.setdefault(doc_id, doc)
+                else:
+                    doc = {k: v for k, v in doc.items() if k != "heartbeat"}
+                    self._session = {**doc, **self._session}
+                    self._session_urgent = True
+
+    def _send_round(self, now: float) -> None:
+        writes = self._take(now)
+        if not writes:
+            return
+        try:
+            if self._client is None:
+                self._client = self._client_factory()
+                for start_listener in self.listeners:
+                    start_listener(self._client)
+            groups = _group(writes)
+            for i, group in enumerate(groups):
+                try:
+                    self._commit(group)
+                except Exception:
+                    self._requeue([w for g in groups[i:] for w in g])
+                    raise
+                finally:
+                    with self._lock:
+                        self._inflight = max(0, self._inflight - len(group))
+            if self._failures:
+                log.info("tfwatcher: connection back; sent the backlog")
+            self._failures = 0
+            if any(w[0] == "session" for w in writes):
+                self._last_heartbeat = now
+        except Exception as err:
+            with self._lock:
+                self._inflight = 0
+            self.stats["errors"] += 1
+            if _is_permanent(err):
+                self._go_offline(err)
+                return
+            self._failures += 1
+            delay = self._backoff()
+            self._retry_at = time.monotonic() + delay
+            self._warn_once("transient", f"tfwatcher: cannot reach Firestore ({type(err).__name__}); "
+                                         f"keeping the data and retrying in the background")
+
+    def _commit(self, group) -> None:
+        from google.cloud import firestore
+
+        batch = self._client.batch()
+        for _what, path, doc, merge in group:
+            ref = self._client.document(path)
+            batch.set(ref, _with_server_time(doc, firestore.SERVER_TIMESTAMP), merge=merge)
+        if self.on_send:
+            self.on_send(group)
+        batch.commit(retry=None, timeout=self.commit_timeout)
+        self.stats["commits"] += 1
+        self.stats["writes"] += len(group)
+
+    def _backoff(self) -> float:
+        base = min(self.backoff_cap, 0.5 * 2 ** min(self._failures, 10))
+        return base * random.uniform(0.5, 1.0)
+
+    def _go_offline(self, err) -> None:
+        self.disabled = True
+        spooled = self.spool()
+        where = f"; what it held is saved in {spooled} (upload later with `tfwatcher sync`)" if spooled else ""
+        self._warn_once("permanent", f"tfwatcher: Firestore refused the writes ({type(err).__name__}: "
+                                     f"{_short(err)}); recording stops, training goes on{where}")
+        with self._idle:
+            self._idle.notify_all()
+
+    def spool(self) -> Path | None:
+        """Save every uncommitted document to a local JSON-lines file; return its path."""
+        with self._lock:
+            for chunk in self._open.values():
+                if chunk.n:
+                    self._closed[chunk.doc_id] = chunk.to_doc()
+            self._open = {}
+            rows = [(f"{self.session_path}/batches/{i}", d, False) for i, d in self._closed.items()]
+            rows += [(f"{self.session_path}/epochs/{i}", d, False) for i, d in self._epochs.items()]
+            if self._session:
+                rows.append((self.session_path, dict(self._session), True))
+            self._closed, self._epochs, self._session = {}, {}, {}
+        if not rows:
+            return None
+        SPOOL_DIR.mkdir(parents=True, exist_ok=True)
+        path = SPOOL_DIR / f"{self.session_path.replace('/', '-')}-{int(time.time() * 1000)}.jsonl"
+        with open(path, "w") as f:
+            for doc_path, doc, merge in rows:
+                f.write(json.dumps({"path": doc_path, "merge": merge, "doc": doc}, allow_nan=True) + "\n")
+        return path
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self.warned:
+            self.warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def _group(writes):
+    groups, current, size = [], [], 0
+    for w in writes:
+        est = _estimate(w[2])
+        if current and (len(current) >= COMMIT_WRITES or size + est > COMMIT_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(w)
+        size += est
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _estimate(doc: dict) -> int:
+    n = doc.get("n")
+    if isinstance(n, int):
+        return 200 + n * (50 + 10 * len(doc.get("series", ())))
+    return 2000
+
+
+def _with_server_time(doc: dict, sentinel) -> dict:
+    return {k: (sentinel if v is SERVER_TIME or v == SERVER_TIME else v) for k, v in doc.items()}
+
+
+def _is_permanent(err: Exception) -> bool:
+    from google.api_core import exceptions as gexc
+
+    return isinstance(err, (gexc.PermissionDenied, gexc.NotFound, gexc.Unauthenticated,
+                            gexc.InvalidArgument, gexc.FailedPrecondition))
+
+
+def _short(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return text[:200]
+
+
+def upload_spool(client, path: Path) -> int:
+    """Send a spool file's documents (idempotent: the IDs are deterministic). Returns the count."""
+    from google.cloud import firestore
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    for i in range(0, len(rows), COMMIT_WRITES):
+        batch = client.batch()
+        for row in rows[i:i + COMMIT_WRITES]:
+            batch.set(client.document(row["path"]),
+                      _with_server_time(row["doc"], firestore.SERVER_TIMESTAMP), merge=row["merge"])
+        batch.commit()
+    return len(rows)
