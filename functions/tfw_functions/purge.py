@@ -1,0 +1,66 @@
+"""Delete sessions whose last activity is older than the retention period.
+
+A session's last activity is the latest of `created`, `heartbeat` and `ended`, so a long run
+that started before the cutoff but is still heartbeating is kept. The query reads sessions
+by `created < cutoff` (a single-field range, served by Firestore's automatic index), then
+each expired session is removed with everything under it (epochs, batches, private,
+control, subscribers, notified) by `Client.recursive_delete`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from . import config
+
+DEFAULT_LIMIT = 200  # sessions deleted per run; the rest go on the next run
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def purge_cutoff(now: dt.datetime, retention_days: float) -> dt.datetime:
+    return now - dt.timedelta(days=retention_days)
+
+
+def last_activity(data: dict | None) -> dt.datetime | None:
+    stamps = [v for k in ("created", "heartbeat", "ended")
+              if isinstance(v := (data or {}).get(k), dt.datetime)]
+    return max(stamps) if stamps else None
+
+
+def is_expired(data: dict | None, cutoff: dt.datetime) -> bool:
+    last = last_activity(data)
+    return last is not None and last < cutoff
+
+
+def find_expired(db: firestore.Client, cutoff: dt.datetime,
+                 limit: int = DEFAULT_LIMIT) -> list[firestore.DocumentSnapshot]:
+    """Up to `limit` sessions created before `cutoff` and inactive since."""
+    query = (db.collection("sessions")
+             .where(filter=FieldFilter("created", "<", cutoff))
+             .order_by("created"))
+    found = []
+    for snap in query.stream():
+        if is_expired(snap.to_dict(), cutoff):
+            found.append(snap)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def purge_session(db: firestore.Client, sid: str) -> int:
+    """Delete `sessions/{sid}` and all its subcollections; returns the documents deleted."""
+    return db.recursive_delete(db.collection("sessions").document(sid))
+
+
+def purge_expired(db: firestore.Client, now: dt.datetime | None = None,
+                  retention_days: float = config.DEFAULT_RETENTION_DAYS,
+                  limit: int = DEFAULT_LIMIT) -> dict[str, int]:
+    """Delete expired sessions; returns `{sid: documents deleted}`."""
+    cutoff = purge_cutoff(now or now_utc(), retention_days)
+    return {snap.id: purge_session(db, snap.id) for snap in find_expired(db, cutoff, limit)}
