@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-import pytest
+# Spool files and local-mode state of the tests stay out of the user's ~/.tfwatcher, and a
+# session left open by a test does not hold the interpreter's exit for long.
+os.environ["TFWATCHER_HOME"] = tempfile.mkdtemp(prefix="tfwatcher-tests-")
+os.environ.setdefault("TFWATCHER_EXIT_TIMEOUT", "2")
 
-from tfwatcher.emulator import Emulator, EmulatorNotFound
+import pytest  # noqa: E402
+
+from tfwatcher.emulator import Emulator, EmulatorNotFound  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,3 +50,13 @@ def db(emulator):
     client = firestore.Client(project=emulator.project)
     yield client
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_session(monkeypatch):
+    """Callbacks share the process's open session; each test starts without one."""
+    import tfwatcher.session as session_module
+
+    monkeypatch.setattr(session_module, "_shared", None)
+    monkeypatch.setenv("TFWATCHER_QR", "0")
+    yield

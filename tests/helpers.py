@@ -13,3 +13,26 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message or condition}")
         time.sleep(interval)
+
+
+def read_session(db, sid: str) -> dict:
+    """Everything stored for a session: the document, epochs by ID, and batch points per kind
+    (chunks merged in step order) as lists of dicts."""
+    root = db.document(f"sessions/{sid}")
+    snap = root.get()
+    epochs = {d.id: d.to_dict() for d in root.collection("epochs").stream()}
+    points: dict[str, list[dict]] = {}
+    chunks = sorted((d.to_dict() for d in root.collection("batches").stream()),
+                    key=lambda c: (c["kind"], c["index"]))
+    for chunk in chunks:
+        for i in range(chunk["n"]):
+            point = {key: chunk[key][i] for key in ("step", "epoch", "batch", "seconds", "time")}
+            point["metrics"] = {s["name"]: s["values"][i] for s in chunk["series"]
+                                if s["values"][i] is not None}
+            points.setdefault(chunk["kind"], []).append(point)
+    return {"session": snap.to_dict() if snap.exists else None, "epochs": epochs,
+            "points": points, "chunks": chunks}
+
+
+def epoch_metrics(doc: dict) -> dict:
+    return dict(zip(doc["names"], doc["values"]))

@@ -110,6 +110,7 @@ class _WatchCallback(keras.callbacks.Callback):
     def _reset(self):
         self._in_fit = False
         self._epoch = 0
+        self._epoch_offset = None
         self._epoch_t0 = None
         self._epoch_times: list[float] = []
         self._batch_t0 = _perf()
@@ -140,10 +141,14 @@ class _WatchCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._in_fit = False
-        lifecycle.end(self.session, self, "train", self._step_base + self._fit_batches)
+        lifecycle.end(self.session, self, "train", self._step_base + self._fit_batches, self._epoch)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch + 1
+        if self._epoch_offset is None:
+            # A second fit() on the same session continues its epoch numbers, so nothing is
+            # overwritten; fit(initial_epoch=n) that resumes past them keeps its own numbers.
+            self._epoch_offset = max(0, self.session.last_epoch() - epoch) if self.session.id else 0
+        self._epoch = epoch + 1 + self._epoch_offset
         self._epoch_t0 = _perf()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -153,10 +158,10 @@ class _WatchCallback(keras.callbacks.Callback):
             self._epoch_times.append(seconds)
         if self._epochs is not None and self._epochs(epoch + 1):
             avg = mean(self._epoch_times) if self._epoch_times else seconds
-            self.session.log_epoch(logs, epoch=epoch + 1, seconds=seconds, avg_seconds=avg,
+            self.session.log_epoch(logs, epoch=self._epoch, seconds=seconds, avg_seconds=avg,
                                    step=self._step_base + self._fit_batches)
             self._epoch_times = []
-            self._print({"epoch": epoch + 1, **scalar_metrics(logs), "seconds": seconds,
+            self._print({"epoch": self._epoch, **scalar_metrics(logs), "seconds": seconds,
                          "avg_seconds": avg})
 
     def on_train_batch_begin(self, batch, logs=None):

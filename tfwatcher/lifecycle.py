@@ -32,9 +32,9 @@ def begin(session, callback, mode: str, epochs=None, steps=None) -> int:
     return session.train_step() if session.id else 0
 
 
-def end(session, callback, kind, step) -> None:
+def end(session, callback, kind, step, epoch=None) -> None:
     if kind and step is not None and session.id:
-        session.mark_step(kind, step)
+        session.mark_step(kind, step, epoch)
     with _lock:
         running = _active.get(session) if session.id else None
         if not running or id(callback) not in running:

@@ -243,10 +243,18 @@ class Session:
         """The last global training step recorded."""
         return self._steps["train"]
 
-    def mark_step(self, kind: str, step: int) -> None:
-        """Advance a kind's step counter to at least `step` (a run saw batches it did not log)."""
+    def last_epoch(self) -> int:
+        """The last training epoch this session has seen."""
+        return self.progress["epoch"]
+
+    def mark_step(self, kind: str, step: int, epoch: int | None = None) -> None:
+        """Advance the counters to at least `step` and `epoch` (a run saw more than it logged)."""
         with self._lock:
             self._steps[kind] = max(self._steps[kind], step)
+            if kind == "train":
+                self.progress = {**self.progress, "step": max(self.progress["step"], step)}
+                if epoch is not None and epoch > self.progress["epoch"]:
+                    self.progress = {**self.progress, "epoch": epoch}
 
     def log_epoch(self, metrics, epoch: int | None = None, seconds: float | None = None,
                   avg_seconds: float | None = None, kind: str = "train", step: int | None = None) -> None:

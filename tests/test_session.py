@@ -1,0 +1,153 @@
+"""The logging API against the real Firestore emulator: what is stored reads back exactly."""
+
+import math
+
+import pytest
+
+import tfwatcher
+from tfwatcher import session as session_module
+from tfwatcher import writer as writer_module
+from tests.helpers import epoch_metrics, read_session
+
+
+def make(**kwargs):
+    return tfwatcher.Session(quiet=True, interval=0.2, **kwargs)
+
+
+def test_session_is_created_with_owner_key_and_links(db):
+    s = make(run_name="first")
+    assert session_module.is_session_id(s.id)
+    stored = db.document(f"sessions/{s.id}").get().to_dict()
+    assert stored["schema"] == 1 and stored["status"] == "new" and stored["name"] == "first"
+    assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
+    assert s.share_url.endswith(f"/s/{s.id}") and "#k=" not in s.share_url
+    assert s.owner_url == f"{s.share_url}#k={s.owner_key}"
+
+
+def test_existing_id_is_never_reused(db, monkeypatch):
+    db.document("sessions/aaaaaaa").set({"status": "finished", "schema": 1})
+    ids = iter(["aaaaaaa", "bbbbbbb"])
+    monkeypatch.setattr(session_module, "new_session_id", lambda: next(ids))
+    s = make()
+    assert s.id == "bbbbbbb"
+    assert db.document("sessions/aaaaaaa").get().to_dict() == {"status": "finished", "schema": 1}
+
+
+def test_points_epochs_and_status_read_back_exactly(db):
+    s = make()
+    s.start(mode="custom", epochs=2, steps=3)
+    sent = []
+    for epoch in (1, 2):
+        for batch in (1, 2, 3):
+            metrics = {"loss": 1.0 / (epoch * 10 + batch), "acc": batch / 10}
+            sent.append(metrics)
+            s.log_batch(metrics, epoch=epoch, batch=batch, seconds=0.001 * batch)
+        s.log_epoch({"loss": 0.5 / epoch, "val_loss": 0.6 / epoch}, epoch=epoch, seconds=1.5)
+    s.finish()
+    assert s.flush(15)
+    got = read_session(db, s.id)
+    points = got["points"]["train"]
+    assert [p["step"] for p in points] == [1, 2, 3, 4, 5, 6]
+    assert [(p["epoch"], p["batch"]) for p in points] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert [p["metrics"] for p in points] == sent
+    assert [p["seconds"] for p in points] == [0.001, 0.002, 0.003] * 2
+    assert sorted(got["epochs"]) == ["000001", "000002"]
+    assert epoch_metrics(got["epochs"]["000002"]) == {"loss": 0.25, "val_loss": 0.3}
+    assert got["epochs"]["000002"]["step"] == 6
+    doc = got["session"]
+    assert doc["status"] == "finished" and doc["ended"] is not None
+    assert doc["plan"] == {"epochs": 2, "steps": 3}
+    assert doc["progress"] == {"epoch": 2, "batch": 3, "step": 6}
+    assert doc["metrics"] == ["loss", "acc", "val_loss"]
+    assert {m["name"]: m["value"] for m in doc["latest"]} == {"loss": 0.25, "acc": 0.3, "val_loss": 0.3}
+
+
+def test_hostile_metric_names_and_values_are_stored(db):
+    names = ["a.b", "val/acc top 5", "ünï©ødé ✓", "x" * 1500, "__name__", "`tick`"]
+    s = make()
+    s.start()
+    values = {name: float(i) for i, name in enumerate(names)}
+    values.update({"nan": math.nan, "inf": math.inf, "ninf": -math.inf})
+    s.log_batch(values)
+    s.log_epoch(values, epoch=1)
+    s.finish()
+    assert s.flush(15)
+    got = read_session(db, s.id)
+    stored = got["points"]["train"][0]["metrics"]
+    assert set(stored) == set(values)
+    for name in names:
+        assert stored[name] == values[name]
+    assert math.isnan(stored["nan"]) and stored["inf"] == math.inf and stored["ninf"] == -math.inf
+    epoch = epoch_metrics(got["epochs"]["000001"])
+    assert set(epoch) == set(values) and epoch["x" * 1500] == 3.0
+
+
+def test_nan_loss_is_flagged_on_the_session(db):
+    s = make()
+    s.start()
+    s.log_batch({"loss": 1.0})
+    assert s.flush(10)
+    assert db.document(f"sessions/{s.id}").get().get("nan") is False
+    s.log_batch({"loss": math.nan})
+    assert s.flush(10)
+    assert db.document(f"sessions/{s.id}").get().get("nan") is True
+
+
+def test_chunks_roll_over_and_missing_metrics_are_null(db, monkeypatch):
+    monkeypatch.setattr(writer_module, "CHUNK_POINTS", 50)
+    s = make()
+    s.start()
+    for i in range(1, 131):
+        s.log_batch({"loss": float(i)} if i % 2 else {"loss": float(i), "extra": -float(i)})
+    assert s.flush(15)
+    got = read_session(db, s.id)
+    assert [c["n"] for c in got["chunks"]] == [50, 50, 30]
+    assert [c["index"] for c in got["chunks"]] == [0, 1, 2]
+    points = got["points"]["train"]
+    assert [p["step"] for p in points] == list(range(1, 131))
+    assert points[0]["metrics"] == {"loss": 1.0}
+    assert points[1]["metrics"] == {"loss": 2.0, "extra": -2.0}
+
+
+def test_batch_writes_are_coalesced(db):
+    """Many points in a short time cost a few chunk writes, not one write per point."""
+    s = tfwatcher.Session(quiet=True, interval=1.0)
+    s.start()
+    for i in range(3000):
+        s.log_batch({"loss": float(i)})
+    assert s.flush(20)
+    assert s.writer.stats["points"] == 3000
+    assert s.writer.stats["writes"] <= 8
+    assert len(read_session(db, s.id)["points"]["train"]) == 3000
+
+
+def test_bad_arguments_raise_value_error():
+    for kwargs in ({"run_name": 5}, {"interval": 0}, {"interval": True}, {"heartbeat": -1},
+                   {"quiet": "yes"}, {"project": ""}, {"dashboard_url": "ftp://x"}):
+        with pytest.raises(ValueError):
+            tfwatcher.Session(**kwargs)
+    s = make()
+    with pytest.raises(ValueError):
+        s.start(mode="train")
+    with pytest.raises(ValueError):
+        s.start(epochs=-1)
+    with pytest.raises(ValueError):
+        s.log_batch({"loss": 1.0}, kind="valid")
+    with pytest.raises(ValueError):
+        s.finish(status="done")
+
+
+def test_no_project_prints_how_to_configure_and_records_nothing(monkeypatch, capsys, tmp_path):
+    for var in ("FIRESTORE_EMULATOR_HOST", "TFWATCHER_PROJECT", "GCLOUD_PROJECT",
+                "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud ADC on this machine either
+    monkeypatch.setattr("tfwatcher.config.LOCAL_STATE", tmp_path / "none.json")
+    s = tfwatcher.Session()
+    assert not s.enabled
+    assert "no Firebase project configured" in capsys.readouterr().err
+    s.start()
+    s.log_batch({"loss": 1.0})
+    s.log_epoch({"loss": 1.0})
+    s.finish()
