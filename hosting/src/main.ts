@@ -1,0 +1,74 @@
+/** Entry point: routing between views; every view returns its cleanup, called on leave. */
+import "./style.css";
+import { parseRoute, sessionPath } from "./router";
+import { checkSid } from "./sid";
+import { captureOwnerKey } from "./owner";
+import { watchInstallPrompt } from "./install";
+import { mountHome } from "./views/home";
+import { messageState } from "./views/common";
+
+const root = document.getElementById("app")!;
+let cleanup: (() => void) | null = null;
+let generation = 0;
+
+function navigate(path: string, replace = false): void {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  void render();
+}
+
+async function render(): Promise<void> {
+  const gen = ++generation;
+  cleanup?.();
+  cleanup = null;
+  const route = parseRoute(location.pathname);
+  switch (route.name) {
+    case "home":
+      cleanup = mountHome(root, navigate);
+      break;
+    case "redirect":
+      // The old `/logs/{id}` links (Hosting redirects them too); keep the owner fragment.
+      history.replaceState(null, "", route.to + location.hash);
+      return render();
+    case "session": {
+      const check = checkSid(route.sid);
+      if (!check.ok) {
+        document.title = "Not a session ID · TF Watcher";
+        root.replaceChildren(messageState("malformed", "That isn't a session ID", check.message));
+        break;
+      }
+      if (check.sid !== route.sid) {
+        history.replaceState(null, "", sessionPath(check.sid) + location.hash);
+      }
+      captureOwnerKey(check.sid);
+      const { mountSession } = await import("./views/session");
+      if (gen !== generation) return; // navigated away while loading
+      cleanup = mountSession(root, check.sid);
+      break;
+    }
+    case "notFound":
+      document.title = "Not found · TF Watcher";
+      root.replaceChildren(messageState("notFound", "Page not found", `There is nothing at ${route.path}.`));
+      break;
+  }
+  window.scrollTo(0, 0);
+}
+
+document.addEventListener("click", (e) => {
+  const a = (e.target as Element | null)?.closest?.("a[data-link]") as HTMLAnchorElement | null;
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  if (a.origin !== location.origin) return;
+  e.preventDefault();
+  if (a.pathname !== location.pathname) navigate(a.pathname);
+});
+window.addEventListener("popstate", () => void render());
+
+watchInstallPrompt();
+void render();
+
+// The service worker: registered after first render, never in the way of it.
+if ("serviceWorker" in navigator && import.meta.env.PROD) {
+  window.addEventListener("load", () => {
+    void import("virtual:pwa-register").then(({ registerSW }) => registerSW({ immediate: true }));
+  });
+}

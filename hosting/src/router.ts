@@ -1,0 +1,36 @@
+/** Client-side routes. Pure parsing here; navigation helpers touch `history`. */
+
+export type Route =
+  | { name: "home" }
+  | { name: "session"; sid: string }
+  | { name: "redirect"; to: string }
+  | { name: "notFound"; path: string };
+
+export function parseRoute(pathname: string): Route {
+  const path = pathname.replace(/\/+$/, "") || "/";
+  if (path === "/" || path === "/index.html") return { name: "home" };
+  const legacy = /^\/logs\/([^/]+)$/.exec(path);
+  if (legacy) return { name: "redirect", to: `/s/${legacy[1]}` };
+  const s = /^\/s\/([^/]+)$/.exec(path);
+  if (s) {
+    let sid: string;
+    try {
+      sid = decodeURIComponent(s[1]);
+    } catch {
+      sid = s[1];
+    }
+    return { name: "session", sid };
+  }
+  return { name: "notFound", path };
+}
+
+export function sessionPath(sid: string): string {
+  return `/s/${encodeURIComponent(sid)}`;
+}
+
+/** Reads `k=...` from a URL fragment such as `#k=abc`. */
+export function ownerKeyFromHash(hash: string): string | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const k = params.get("k");
+  return k && k.length <= 256 ? k : null;
+}

@@ -1,0 +1,119 @@
+/** `/`: enter a session ID, reopen a recent one, install the app. */
+import { h, clear } from "../dom";
+import { checkSid, SID_LENGTH } from "../sid";
+import { sessionPath } from "../router";
+import { forgetAll, loadRecent } from "../recent";
+import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
+import { formatAge } from "../status";
+
+export function mountHome(root: HTMLElement, navigate: (path: string) => void, initialError?: { sid: string; message: string }): () => void {
+  const input = h("input", {
+    id: "sid",
+    name: "sid",
+    type: "text",
+    inputmode: "text",
+    autocomplete: "off",
+    autocapitalize: "none",
+    autocorrect: "off",
+    spellcheck: "false",
+    maxlength: 32,
+    placeholder: "e.g. k3m9x2p",
+    "aria-describedby": "sid-help sid-error",
+  });
+  const error = h("p", { id: "sid-error", class: "field-error", role: "alert" });
+  const form = h(
+    "form",
+    { class: "card open-form", novalidate: true },
+    h("label", { for: "sid" }, "Session ID"),
+    h("div", { class: "row" }, input, h("button", { type: "submit" }, "Open")),
+    h("p", { id: "sid-help", class: "muted" }, `The ${SID_LENGTH}-character ID your notebook printed when training started.`),
+    error,
+  );
+  if (initialError) {
+    input.value = initialError.sid;
+    error.textContent = initialError.message;
+    input.setAttribute("aria-invalid", "true");
+  }
+  input.addEventListener("input", () => {
+    const lower = input.value.toLowerCase();
+    if (lower !== input.value) {
+      const pos = input.selectionStart;
+      input.value = lower;
+      if (pos != null) input.setSelectionRange(pos, pos);
+    }
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const r = checkSid(input.value);
+    if (!r.ok) {
+      error.textContent = r.message;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    navigate(sessionPath(r.sid));
+  });
+
+  const recentBox = h("section", { class: "card recent", "aria-labelledby": "recent-h" });
+  const renderRecent = () => {
+    const list = loadRecent();
+    recentBox.hidden = list.length === 0;
+    const now = Date.now();
+    recentBox.replaceChildren(
+      h("h2", { id: "recent-h" }, "Recent sessions"),
+      h(
+        "ul",
+        {},
+        ...list.map((r) =>
+          h(
+            "li",
+            {},
+            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, r.sid), r.name ? h("span", { class: "run-name" }, r.name) : null),
+            h("span", { class: "muted" }, `${r.status} · ${formatAge(now - r.seen)}`),
+          ),
+        ),
+      ),
+      h("button", { type: "button", class: "link", onclick: () => { forgetAll(); renderRecent(); } }, "Forget these"),
+    );
+  };
+  renderRecent();
+
+  const install = h("section", { class: "card install", hidden: true });
+  const renderInstall = () => {
+    if (isStandalone()) {
+      install.hidden = true;
+      return;
+    }
+    if (canPrompt()) {
+      install.hidden = false;
+      install.replaceChildren(
+        h("p", {}, "Install TF Watcher to open it like an app."),
+        h("button", { type: "button", onclick: () => void promptInstall() }, "Install app"),
+      );
+    } else if (isIos()) {
+      install.hidden = false;
+      install.replaceChildren(h("p", {}, "To install: tap Share, then “Add to Home Screen”."));
+    } else {
+      install.hidden = true;
+    }
+  };
+  renderInstall();
+  const offInstall = onInstallChange(renderInstall);
+
+  const main = h(
+    "main",
+    { class: "home" },
+    h("h1", {}, "Watch training live"),
+    h("p", { class: "lead" }, "Open a session to see its metrics, progress and ETA as your model trains."),
+    form,
+    recentBox,
+    install,
+  );
+  clear(root);
+  root.appendChild(main);
+  document.title = "TF Watcher";
+  if (!initialError && matchMedia("(pointer: fine)").matches) input.focus();
+  return () => offInstall();
+}
