@@ -33,6 +33,14 @@ def emulator():
     old = {k: os.environ.get(k) for k in emu.env()}
     os.environ.update(emu.env())
     yield emu
+    # Sessions a test left open end here, while the emulator still answers.
+    from tfwatcher import session as session_module
+
+    for s in list(session_module._SESSIONS):
+        if s.status == "running":
+            s.finish("stopped")
+        if s.writer is not None and not s.writer.disabled:
+            s.flush(5)
     emu.stop()
     for k, v in old.items():
         if v is None:

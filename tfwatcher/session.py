@@ -349,11 +349,11 @@ def _flush_at_exit() -> None:
     deadline = time.monotonic() + timeout
     for session in list(_SESSIONS):
         writer = session.writer
-        if writer is None or writer.disabled:
+        if writer is None:
             continue
         if session.status == "running":
             session.finish("crashed" if getattr(sys, "last_value", None) else "stopped")
-        if not writer.flush(max(0.1, deadline - time.monotonic())):
+        if writer.disabled or not writer.flush(max(0.1, deadline - time.monotonic())):
             left = writer.pending()
             path = writer.spool()
             if path:

@@ -204,6 +204,7 @@ class Writer:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._session_urgent = True
+        self._retry_at = 0.0  # a caller waiting is worth a retry now, not after the backoff
         self._wake.set()
         with self._idle:
             while self._pending_locked() and not self.disabled:
