@@ -1,0 +1,156 @@
+// Shared fixtures for the e2e tests: the dashboard server (tfwatcher.serve) pointed at the
+// emulator that `npm test` started, Chromium via playwright-core, and Python writers.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "..", "..");
+export const dist = join(repo, "hosting", "dist");
+export const artifacts = join(repo, "test-artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+export const PHONE = { width: 360, height: 640 };
+export const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync", "--no-first-run", "--disable-quic",
+];
+
+export function emulatorAddress() {
+  const host = process.env.FIRESTORE_EMULATOR_HOST;
+  if (!host) throw new Error("FIRESTORE_EMULATOR_HOST is not set: run `npm test` (it starts the emulator)");
+  const [h, p] = host.split(":");
+  return { host: h, port: Number(p) };
+}
+
+export function python() {
+  const venv = join(repo, ".venv", "bin", "python");
+  return existsSync(venv) ? venv : "python";
+}
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Lines of a child's stdout as an async queue: `await next(predicate)`. */
+function lineQueue(stream) {
+  const lines = [];
+  const waiters = [];
+  let closed = false;
+  createInterface({ input: stream }).on("line", (l) => {
+    lines.push(l);
+    for (const w of waiters.splice(0)) w();
+  }).on("close", () => {
+    closed = true;
+    for (const w of waiters.splice(0)) w();
+  });
+  let read = 0;
+  return async function next(pred = () => true, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (read < lines.length) {
+        const l = lines[read++];
+        if (pred(l)) return l;
+      }
+      if (closed) throw new Error("process ended before the expected output");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("timed out waiting for process output");
+      await new Promise((r) => { waiters.push(r); setTimeout(r, left).unref(); });
+    }
+  };
+}
+
+function spawnChild(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { cwd: here, env: process.env, stdio: ["pipe", "pipe", "pipe"], ...opts });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; if (stderr.length > 20000) stderr = stderr.slice(-20000); });
+  child.stderrText = () => stderr;
+  return child;
+}
+
+function stopChild(child) {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    child.once("exit", () => res());
+    try { child.stdin.end(); } catch { /* closed */ }
+    child.kill("SIGTERM");
+    setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
+  });
+}
+
+/** `python -m tfwatcher.serve` on a free port: the built app plus /__/firebase/init.json. */
+export async function startDashboard() {
+  if (!existsSync(join(dist, "index.html"))) throw new Error(`No build in ${dist}: run npm run build in hosting/`);
+  const port = await freePort();
+  const child = spawnChild(python(), ["-m", "tfwatcher.serve", "--dist", dist, "--port", String(port),
+    "--emulator-port", String(emulatorAddress().port)], { cwd: repo });
+  const next = lineQueue(child.stdout);
+  await next((l) => l.startsWith("Serving"), 30_000).catch((e) => {
+    throw new Error(`dashboard server did not start: ${e.message}\n${child.stderrText()}`);
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+/** Runs writer.py (the real logging API); `await w.next("epoch1")` waits for a phase. */
+export async function startWriter(scenario, dashboardUrl) {
+  const child = spawnChild(python(), [join(here, "writer.py"), scenario, dashboardUrl]);
+  const nextLine = lineQueue(child.stdout);
+  const fail = (e) => new Error(`${e.message}\n--- writer stderr ---\n${child.stderrText()}`);
+  const created = JSON.parse(await nextLine((l) => l.startsWith("{"), 60_000).catch((e) => { throw fail(e); }));
+  return {
+    ...created,
+    async ready(phase) {
+      await nextLine((l) => l.includes(`"phase": "${phase}"`), 60_000).catch((e) => { throw fail(e); });
+    },
+    go() { child.stdin.write("go\n"); },
+    stop: () => stopChild(child),
+  };
+}
+
+/** Runs seed.py and returns the session ID it created. */
+export async function seed(...args) {
+  const child = spawnChild(python(), [join(here, "seed.py"), ...args.map(String)]);
+  const next = lineQueue(child.stdout);
+  const sid = await next(() => true, 120_000).catch((e) => { throw new Error(`${e.message}\n${child.stderrText()}`); });
+  await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+  return sid.trim();
+}
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A phone-sized context. `noShare` removes navigator.share, so Share copies instead. */
+export async function phoneContext(browser, dashboardUrl, { noShare = false, colorScheme = "light" } = {}) {
+  const context = await browser.newContext({
+    viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme,
+  });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: dashboardUrl });
+  if (noShare) await context.addInitScript(() => { delete Navigator.prototype.share; delete navigator.share; });
+  return context;
+}
+
+export const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
+
+/** Waits until a chart's `data-points` is n (the chart's x array length). */
+export async function waitForPoints(page, chartPrefix, n, timeout = 30_000) {
+  await page.waitForFunction(
+    ([p, want]) => {
+      const el = document.querySelector(`[data-chart^="${p}"]`);
+      return el && Number(el.getAttribute("data-points")) === want;
+    },
+    [chartPrefix, n],
+    { timeout },
+  );
+}
