@@ -62,7 +62,7 @@ def test_schedule_every_third_and_list(db, data):
 
 def test_watcher_records_batches_with_global_steps_and_validation(db, data):
     x, y = data
-    watcher = tfwatcher.callbacks.Watcher()
+    watcher = tfwatcher.callbacks.Watcher(test_batches=1)
     model = demo.get_model()
     model.fit(x, y, batch_size=100, epochs=3, validation_split=0.2, callbacks=[watcher], verbose=0)
     assert watcher.session.flush(20)

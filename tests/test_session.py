@@ -1,6 +1,7 @@
 """The logging API against the real Firestore emulator: what is stored reads back exactly."""
 
 import math
+import time
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_nan_loss_is_flagged_on_the_session(db):
 
 
 def test_chunks_roll_over_and_missing_metrics_are_null(db, monkeypatch):
-    monkeypatch.setattr(writer_module, "CHUNK_POINTS", 50)
+    monkeypatch.setattr(writer_module, "CHUNK_MAX_POINTS", 50)
     s = make()
     s.start()
     for i in range(1, 131):
@@ -109,16 +110,25 @@ def test_chunks_roll_over_and_missing_metrics_are_null(db, monkeypatch):
     assert points[1]["metrics"] == {"loss": 2.0, "extra": -2.0}
 
 
-def test_batch_writes_are_coalesced(db):
-    """Many points in a short time cost a few chunk writes, not one write per point."""
+def test_batch_writes_are_coalesced_to_one_per_send(db):
+    """Batches at ~2,000/s for 3 s: about one chunk write per second, not one per point."""
     s = tfwatcher.Session(quiet=True, interval=1.0)
     s.start()
-    for i in range(3000):
+    sent = []
+    s.writer.on_send = lambda group: sent.extend(w[0] for w in group)
+    t0 = time.monotonic()
+    i = 0
+    while time.monotonic() - t0 < 3.0:
+        i += 1
         s.log_batch({"loss": float(i)})
+        if i % 100 == 0:
+            time.sleep(0.05)
+    s.finish()
     assert s.flush(20)
-    assert s.writer.stats["points"] == 3000
-    assert s.writer.stats["writes"] <= 8
-    assert len(read_session(db, s.id)["points"]["train"]) == 3000
+    chunk_writes = sum(1 for what in sent if what in ("open", "closed"))
+    assert chunk_writes <= 5, sent
+    got = read_session(db, s.id)
+    assert [p["step"] for p in got["points"]["train"]] == list(range(1, i + 1))
 
 
 def test_bad_arguments_raise_value_error():

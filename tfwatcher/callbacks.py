@@ -299,12 +299,14 @@ class Watcher(_WatchCallback):
         epochs: schedule for epochs (see `EpochEnd`), or None to skip. Defaults to 1.
         batches: schedule for training batches, or None. Defaults to 1 (every batch: batch
             logging costs at most one Firestore write per second whatever the rate).
-        test_batches: schedule for validation/evaluate batches, or None. Defaults to 1.
+        test_batches: schedule for validation/evaluate batches, or None. Defaults to None:
+            validation results are in every epoch record already, and logging them per batch
+            adds up to one more Firestore write a second while validation runs.
         predict_batches: schedule for predict batches, or None. Defaults to None.
         round_time, print_logs, session, **session_options: as `EpochEnd`.
     """
 
-    def __init__(self, epochs=1, batches=1, test_batches=1, predict_batches=None,
+    def __init__(self, epochs=1, batches=1, test_batches=None, predict_batches=None,
                  round_time: int = 2, print_logs: bool = False, **kwargs):
         def opt(value):
             return None if value is None else Schedule(value)

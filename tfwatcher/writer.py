@@ -30,8 +30,14 @@ from typing import Callable
 
 log = logging.getLogger("tfwatcher")
 
-CHUNK_POINTS = 2000          # points per chunk document
-CHUNK_BYTES = 200_000        # ... or fewer, when the estimated size passes this
+# A chunk closes at the next send once it holds CHUNK_POINTS points or CHUNK_BYTES, so each
+# send writes one document per kind whatever the batch rate; only past the hard limits
+# (thousands of batches a second) does it close at once. Small chunks keep the per-send cost
+# of rewriting the open chunk low (the client encodes every value in Python, under the GIL).
+CHUNK_POINTS = 500
+CHUNK_BYTES = 100_000
+CHUNK_MAX_POINTS = 5000
+CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 COMMIT_WRITES = 400          # writes per commit (Firestore allows 500)
 COMMIT_BYTES = 4_000_000     # estimated bytes per commit (Firestore allows ~10 MiB)
 SPOOL_DIR = Path(os.environ.get("TFWATCHER_HOME", Path.home() / ".tfwatcher")) / "spool"
@@ -85,6 +91,9 @@ class _Chunk:
 
     def full(self) -> bool:
         return self.n >= CHUNK_POINTS or self.bytes >= CHUNK_BYTES
+
+    def overfull(self) -> bool:
+        return self.n >= CHUNK_MAX_POINTS or self.bytes >= CHUNK_MAX_BYTES
 
     def to_doc(self) -> dict:
         doc = {
@@ -159,7 +168,7 @@ class Writer:
                 self._next_index[kind] = index + 1
             chunk.add(step, epoch, batch, seconds, t, metrics)
             self.stats["points"] += 1
-            if chunk.full():
+            if chunk.overfull():
                 self._closed[chunk.doc_id] = chunk.to_doc()
                 del self._open[kind]
 
@@ -249,11 +258,16 @@ class Writer:
             for doc_id, doc in self._closed.items():
                 writes.append(("closed", f"{self.session_path}/batches/{doc_id}", doc, False))
             self._closed = {}
-            for chunk in self._open.values():
+            for kind, chunk in list(self._open.items()):
                 if chunk.dirty:
                     chunk.dirty = False
-                    writes.append(("open", f"{self.session_path}/batches/{chunk.doc_id}",
-                                   chunk.to_doc(), False))
+                    if chunk.full():  # its last write: later points start the next chunk
+                        del self._open[kind]
+                        writes.append(("closed", f"{self.session_path}/batches/{chunk.doc_id}",
+                                       chunk.to_doc(), False))
+                    else:
+                        writes.append(("open", f"{self.session_path}/batches/{chunk.doc_id}",
+                                       chunk.to_doc(), False))
             for doc_id, doc in self._epochs.items():
                 writes.append(("epoch", f"{self.session_path}/epochs/{doc_id}", doc, False))
             self._epochs = {}
