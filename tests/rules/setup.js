@@ -1,0 +1,134 @@
+// Shared set-up for the security-rules tests: one test environment per test file, a clean
+// database before every test, seed data written with rules disabled, and the emulator's
+// rule-coverage report saved after the file's tests.
+//
+// Run through `npm test`, which starts a Firestore emulator (python -m tfwatcher.emulator)
+// and sets FIRESTORE_EMULATOR_HOST for us.
+import { after, before, beforeEach } from 'node:test';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initializeTestEnvironment } from '@firebase/rules-unit-testing';
+import { doc, serverTimestamp, setLogLevel, writeBatch } from 'firebase/firestore';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(HERE, '../..');
+export const PROJECT = 'demo-tfwatcher';
+export const RULES_PATH = resolve(ROOT, 'firestore.rules');
+export const COVERAGE_PATH = resolve(ROOT, 'test-artifacts/rules-coverage.html');
+
+// A session ID and owner key of the shapes docs/schema.md gives.
+export const SID = 'k7m2x9q';
+export const OTHER_SID = 'p3w8hz5';
+export const UNKNOWN_SID = 'zz22zz2'; // never written
+export const OWNER_KEY = 'Q2hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sF'; // 32 chars, like token_urlsafe(24)
+export const OTHER_KEY = 'oT4h3r_kEy-of-the-OTHER-session0';
+export const GUESSED_KEY = 'guessed-guessed-guessed-guessed!';
+
+function emulatorAddress() {
+  const value = process.env.FIRESTORE_EMULATOR_HOST;
+  if (!value) {
+    throw new Error('FIRESTORE_EMULATOR_HOST is not set: run these tests with `npm test`, '
+      + 'which starts the Firestore emulator (python -m tfwatcher.emulator).');
+  }
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };
+}
+
+/**
+ * Registers the hooks and returns a getter for the RulesTestEnvironment.
+ * Call once at the top of a test file.
+ */
+export function useTestEnv() {
+  let testEnv;
+  before(async () => {
+    setLogLevel('error'); // denied requests are expected; keep the SDK's warnings out of the output
+    const { host, port } = emulatorAddress();
+    testEnv = await initializeTestEnvironment({
+      projectId: PROJECT,
+      firestore: { host, port, rules: readFileSync(RULES_PATH, 'utf8') },
+    });
+  });
+  beforeEach(async () => {
+    await testEnv.clearFirestore();
+  });
+  after(async () => {
+    try {
+      await saveCoverage();
+    } finally {
+      await testEnv?.cleanup();
+    }
+  });
+  return () => testEnv;
+}
+
+/** Saves the emulator's cumulative rule-coverage report (the last test file's copy wins). */
+async function saveCoverage() {
+  const { host, port } = emulatorAddress();
+  const url = `http://${host}:${port}/emulator/v1/projects/${PROJECT}:ruleCoverage.html`;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  mkdirSync(dirname(COVERAGE_PATH), { recursive: true });
+  writeFileSync(COVERAGE_PATH, await response.text());
+}
+
+/** Documents of one session, as the writer and the functions store them (docs/schema.md). */
+export function sessionDocs(sid = SID, key = OWNER_KEY) {
+  return {
+    [`sessions/${sid}`]: {
+      schema: 1, status: 'running', mode: 'fit', created: serverTimestamp(),
+      heartbeat: serverTimestamp(), ended: null, plan: { epochs: 10, steps: 100 },
+      progress: { epoch: 1, batch: 3, step: 3 }, metrics: ['loss', 'val/acc.top 5'],
+      latest: [{ name: 'loss', value: 0.5 }], error: null, versions: { tfwatcher: '1.0.0' },
+      name: 'demo', nan: false,
+    },
+    [`sessions/${sid}/epochs/000001`]: {
+      schema: 1, kind: 'train', epoch: 1, step: 100, names: ['loss'], values: [0.5],
+      seconds: 12.5, avg_seconds: 12.5, time: 1.7e9,
+    },
+    [`sessions/${sid}/batches/train-000000`]: {
+      schema: 1, kind: 'train', index: 0, n: 2, step: [1, 2], epoch: [1, 1], batch: [1, 2],
+      seconds: [0.1, 0.1], time: [1.7e9, 1.7e9 + 0.1],
+      series: [{ name: 'loss', values: [0.9, null] }],
+    },
+    [`sessions/${sid}/private/owner`]: { key },
+    [`sessions/${sid}/control/stop`]: { key, at: serverTimestamp() },
+    [`sessions/${sid}/subscribers/sub1`]: {
+      token: 'fcm-token-of-someone', created: serverTimestamp(), kind: 'fcm', lang: 'en',
+    },
+    [`sessions/${sid}/notified/finished`]: { at: serverTimestamp() },
+  };
+}
+
+/** Every document the tests use: two sessions and a document outside `sessions`. */
+export function allDocs() {
+  return {
+    ...sessionDocs(SID, OWNER_KEY),
+    ...sessionDocs(OTHER_SID, OTHER_KEY),
+    [`sessions/${SID}/secrets/x`]: { value: 1 },
+    'other/x': { value: 1 },
+  };
+}
+
+/**
+ * Writes documents with the rules disabled. `docs` maps path -> data; `omit` lists paths
+ * to leave out (the target of a create).
+ */
+export async function seed(testEnv, docs = allDocs(), omit = []) {
+  await testEnv.withSecurityRulesDisabled(async (context) => {
+    const db = context.firestore();
+    const batch = writeBatch(db);
+    for (const [path, data] of Object.entries(docs)) {
+      if (!omit.includes(path)) batch.set(doc(db, path), data);
+    }
+    await batch.commit();
+  });
+}
+
+/** The three kinds of browser the model distinguishes, and the key each one sends. */
+export const CALLERS = {
+  anonymous: { context: (env) => env.unauthenticatedContext(), key: GUESSED_KEY },
+  stranger: { context: (env) => env.authenticatedContext('stranger'), key: GUESSED_KEY },
+  // The holder of the owner key is an unauthenticated browser that sends the right key.
+  owner: { context: (env) => env.unauthenticatedContext(), key: OWNER_KEY },
+};
