@@ -37,6 +37,19 @@ function compact(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+// `?debug` in the URL exposes live charts as `window.__tfwCharts` (bench/dashboard uses it).
+const registry: Set<Chart> | null =
+  typeof location !== "undefined" && new URLSearchParams(location.search).has("debug") ? new Set() : null;
+if (registry) (window as unknown as { __tfwCharts: Set<Chart> }).__tfwCharts = registry;
+let firstDrawMarked = false;
+
+/** `performance.mark("tfw:first-chart")` once, when the first chart with points is drawn. */
+function markFirstDraw(points: number): void {
+  if (firstDrawMarked || points === 0) return;
+  firstDrawMarked = true;
+  performance.mark("tfw:first-chart");
+}
+
 // One animation frame flushes every chart that received data since the last frame.
 const dirty = new Set<Chart>();
 let frame = 0;
@@ -72,6 +85,8 @@ export class Chart {
     this.create();
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(this.plotBox);
+    registry?.add(this);
+    markFirstDraw(data[0]?.length ?? 0);
   }
 
   private create(): void {
@@ -124,6 +139,19 @@ export class Chart {
     this.pending = null;
     this.plot.setData(this.data as uPlot.AlignedData);
     this.el.setAttribute("data-points", String(this.data[0]?.length ?? 0));
+    markFirstDraw(this.data[0]?.length ?? 0);
+  }
+
+  /**
+   * setData and draw synchronously (uPlot's batch() commits at its end), returning the
+   * milliseconds it took. For the benchmark; the app goes through setData()'s frame throttle.
+   */
+  timedSetData(data: Num[][]): number {
+    const t0 = performance.now();
+    this.data = data;
+    this.pending = null;
+    this.plot?.batch(() => this.plot!.setData(data as uPlot.AlignedData));
+    return performance.now() - t0;
   }
 
   /** Force a full redraw with the same data (benchmark: setData + draw, synchronously). */
@@ -147,6 +175,7 @@ export class Chart {
 
   destroy(): void {
     dirty.delete(this);
+    registry?.delete(this);
     this.ro?.disconnect();
     this.ro = null;
     this.plot?.destroy();

@@ -6,6 +6,7 @@ import { captureOwnerKey } from "./owner";
 import { watchInstallPrompt } from "./install";
 import { mountHome } from "./views/home";
 import { messageState } from "./views/common";
+import { buildSessionShell, setHeaderAction } from "./views/session-shell";
 
 const root = document.getElementById("app")!;
 let cleanup: (() => void) | null = null;
@@ -41,9 +42,11 @@ async function render(): Promise<void> {
         history.replaceState(null, "", sessionPath(check.sid) + location.hash);
       }
       captureOwnerKey(check.sid);
+      const shell = buildSessionShell(root, check.sid); // shown while the live view loads
+      cleanup = () => setHeaderAction(null);
       const { mountSession } = await import("./views/session");
       if (gen !== generation) return; // navigated away while loading
-      cleanup = mountSession(root, check.sid);
+      cleanup = mountSession(root, check.sid, shell);
       break;
     }
     case "notFound":

@@ -90,11 +90,11 @@ function stopChild(child) {
 }
 
 /** `python -m tfwatcher.serve` on a free port: the built app plus /__/firebase/init.json. */
-export async function startDashboard() {
+export async function startDashboard({ project } = {}) {
   if (!existsSync(join(dist, "index.html"))) throw new Error(`No build in ${dist}: run npm run build in hosting/`);
   const port = await freePort();
   const child = spawnChild(python(), ["-m", "tfwatcher.serve", "--dist", dist, "--port", String(port),
-    "--emulator-port", String(emulatorAddress().port)], { cwd: repo });
+    "--emulator-port", String(emulatorAddress().port), ...(project ? ["--project", project] : [])], { cwd: repo });
   const next = lineQueue(child.stdout);
   await next((l) => l.startsWith("Serving"), 30_000).catch((e) => {
     throw new Error(`dashboard server did not start: ${e.message}\n${child.stderrText()}`);
@@ -153,4 +153,15 @@ export async function waitForPoints(page, chartPrefix, n, timeout = 30_000) {
     [chartPrefix, n],
     { timeout },
   );
+}
+
+/** Replaces one project's security rules in the emulator (other projects keep theirs). */
+export async function setRules(project, rules) {
+  const { host, port } = emulatorAddress();
+  const r = await fetch(`http://${host}:${port}/emulator/v1/projects/${project}:securityRules`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ rules: { files: [{ name: "firestore.rules", content: rules }] } }),
+  });
+  if (!r.ok) throw new Error(`setting rules failed: ${r.status} ${await r.text()}`);
 }

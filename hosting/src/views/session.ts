@@ -7,8 +7,8 @@
 import { Chart, type ChartSpec } from "../charts";
 import { getDb } from "../firebase";
 import { subscribeSession, type SessionData } from "../data";
-import { h, setText, clear } from "../dom";
-import { ownerKey } from "../owner";
+import { h, setText } from "../dom";
+import { buildSessionShell, setHeaderAction, type SessionShell } from "./session-shell";
 import { rememberSession } from "../recent";
 import {
   buildEpochTable,
@@ -37,7 +37,7 @@ import { messageState, toast } from "./common";
 type ViewKind = "epochs" | "batches";
 const VIEW_KEY = "tfw:view";
 
-export function mountSession(root: HTMLElement, sid: string): () => void {
+export function mountSession(root: HTMLElement, sid: string, shell: SessionShell = buildSessionShell(root, sid)): () => void {
   let disposed = false;
   let unsubscribe: (() => void) | null = null;
   let data: SessionData | null = null;
@@ -51,72 +51,10 @@ export function mountSession(root: HTMLElement, sid: string): () => void {
   let chartsFor = ""; // "epochs" or "batches:train": what the charts show now
   const seenVersion = new Map<string, number>();
 
-  // ---- skeleton --------------------------------------------------------------------------
-  const statusPill = h("span", { class: "pill", "data-status": "loading", role: "status" }, "Connecting…");
-  const nameEl = h("span", { class: "run-name" });
-  const errorBox = h("p", { class: "error-box", hidden: true });
-  const bar = h("div", { class: "bar-fill" });
-  const barWrap = h("div", { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": 0, "aria-valuemax": 100 }, bar);
-  const fields = {
-    epoch: h("dd", { "data-field": "epoch" }, "—"),
-    step: h("dd", { "data-field": "step" }, "—"),
-    elapsed: h("dd", { "data-field": "elapsed" }, "—"),
-    eta: h("dd", { "data-field": "eta" }, "—"),
-    age: h("dd", { "data-field": "age" }, "—"),
-  };
-  const facts = h(
-    "dl",
-    { class: "facts" },
-    h("div", {}, h("dt", {}, "Epoch"), fields.epoch),
-    h("div", {}, h("dt", {}, "Step"), fields.step),
-    h("div", {}, h("dt", {}, "Elapsed"), fields.elapsed),
-    h("div", {}, h("dt", {}, "ETA"), fields.eta),
-    h("div", {}, h("dt", {}, "Last update"), fields.age),
-  );
-  const notices = h("div", { class: "notices", "aria-live": "polite" });
-  const latestBody = h("tbody");
-  const latest = h(
-    "details",
-    { class: "latest" },
-    h("summary", {}, "Latest values"),
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Metric"), h("th", { scope: "col" }, "Value"))), latestBody),
-  );
-  const epochBtn = h("button", { type: "button", role: "tab", "data-view": "epochs" }, "Epochs");
-  const batchBtn = h("button", { type: "button", role: "tab", "data-view": "batches" }, "Batches");
-  const kindTabs = h("div", { class: "kind-tabs", hidden: true });
-  const chartsBox = h("section", { class: "charts", "aria-label": "Charts" });
-  const emptyCharts = h("p", { class: "muted empty-charts" }, "Waiting for the first values…");
-  const evals = h("section", { class: "evals", hidden: true });
-  // OWNER CONTROLS: the Stop button and push-notification toggle (later issue) mount here,
-  // shown only when ownerKey(sid) is set. Nothing here ever puts the key into a share link.
-  const ownerSlot = h("div", { class: "owner-slot", "data-owner-controls": true, hidden: ownerKey(sid) == null });
-  const shareBtn = h("button", { type: "button", class: "share", "data-action": "share" }, "Share");
-
-  const body = h(
-    "div",
-    { class: "session-body" },
-    h(
-      "section",
-      { class: "card status-card" },
-      h("div", { class: "title-row" }, h("h1", {}, h("span", { class: "sid" }, sid), " ", nameEl), statusPill),
-      errorBox,
-      barWrap,
-      facts,
-      notices,
-      ownerSlot,
-    ),
-    latest,
-    h("div", { class: "view-tabs", role: "tablist", "aria-label": "Chart view" }, epochBtn, batchBtn),
-    kindTabs,
-    chartsBox,
-    emptyCharts,
-    evals,
-  );
-  const main = h("main", { class: "session", "data-sid": sid }, body);
-  clear(root);
-  root.appendChild(main);
-  setHeaderAction(shareBtn);
-  document.title = `${sid} · TF Watcher`;
+  const {
+    statusPill, nameEl, errorBox, bar, barWrap, fields, notices, latestBody, epochBtn, batchBtn,
+    kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main,
+  } = shell;
 
   shareBtn.addEventListener("click", async () => {
     const title = info?.name ? `TF Watcher: ${info.name}` : `TF Watcher session ${sid}`;
@@ -453,12 +391,6 @@ function readView(): ViewKind | null {
   } catch {
     return null;
   }
-}
-
-function setHeaderAction(el: HTMLElement | null): void {
-  const slot = document.getElementById("header-action");
-  if (!slot) return;
-  slot.replaceChildren(...(el ? [el] : []));
 }
 
 function setBanner(text: string | null): void {
