@@ -100,6 +100,12 @@ class Session:
         self._create(timeout=_create_timeout)
         self.writer = Writer(self._client_for_writer, f"sessions/{self.id}",
                              session_fields=self._live_fields, interval=interval, heartbeat=heartbeat)
+        if not self._created:
+            # Created late, by the writer (and spooled with the rest if it never can be).
+            # merge=True keeps whatever a retry or a later update already wrote.
+            self.writer.add_first(f"sessions/{self.id}/private/owner", {"key": self.owner_key})
+            self.writer.add_first(f"sessions/{self.id}", {**self._initial_doc(), "created": SERVER_TIME},
+                                  merge=True)
         self.writer.listeners.append(self._listen_for_stop)
         _SESSIONS.add(self)
         if not quiet:
@@ -152,16 +158,7 @@ class Session:
                           RuntimeWarning, stacklevel=3)
 
     def _client_for_writer(self):
-        client = self._client or self.target.client()
-        if not self._created:
-            # Deferred creation. set(merge) keeps whatever a retry already wrote.
-            client.document(f"sessions/{self.id}/private/owner").set({"key": self.owner_key})
-            from google.cloud import firestore
-
-            client.document(f"sessions/{self.id}").set(
-                {**self._initial_doc(), "created": firestore.SERVER_TIMESTAMP}, merge=True)
-            self._created = True
-        return client
+        return self._client or self.target.client()
 
     def _initial_doc(self) -> dict:
         versions = {"tfwatcher": __version__, "python": platform.python_version()}
@@ -354,11 +351,12 @@ def _flush_at_exit() -> None:
         if session.status == "running":
             session.finish("crashed" if getattr(sys, "last_value", None) else "stopped")
         if writer.disabled or not writer.flush(max(0.1, deadline - time.monotonic())):
-            left = writer.pending()
+            points = writer.buffered_points()
+            docs = writer.pending()
             path = writer.spool()
             if path:
-                print(f"tfwatcher: {left} documents of session {session.id} were not sent in "
-                      f"{timeout:.0f} s; saved in {path}. Upload them with `tfwatcher sync`.",
+                print(f"tfwatcher: {points} batch points ({docs} documents) of session {session.id} "
+                      f"could not be sent; saved in {path}. Upload them with `tfwatcher sync`.",
                       file=sys.stderr)
 
 

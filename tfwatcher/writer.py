@@ -40,6 +40,8 @@ CHUNK_MAX_POINTS = 5000
 CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 COMMIT_WRITES = 400          # writes per commit (Firestore allows 500)
 COMMIT_BYTES = 4_000_000     # estimated bytes per commit (Firestore allows ~10 MiB)
+MAX_BUFFERED_POINTS = 100_000  # batch points held while Firestore is unreachable; then thinning
+THIN_WINDOW = 10
 SPOOL_DIR = Path(os.environ.get("TFWATCHER_HOME", Path.home() / ".tfwatcher")) / "spool"
 SERVER_TIME = {"__server_time__": True}  # placeholder, replaced by SERVER_TIMESTAMP on send
 
@@ -139,6 +141,7 @@ class Writer:
         self._next_index: dict[str, int] = {}
         self._closed: dict[str, dict] = {}      # doc id -> chunk doc waiting to be sent
         self._epochs: dict[str, dict] = {}      # doc id -> epoch doc waiting to be sent
+        self._first: dict[str, tuple[dict, bool]] = {}  # path -> (doc, merge): sent before all else
         self._session: dict = {}                 # session fields waiting to be sent
         self._session_urgent = False
         self._last_heartbeat = 0.0
@@ -149,7 +152,8 @@ class Writer:
         self._stopping = False
         self.disabled = False                    # set after a permanent error
         self.warned: set[str] = set()
-        self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0}
+        self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0,
+                      "thinned": 0}
         self.on_send: Callable[[list], None] | None = None  # test and benchmark hook
         self.listeners: list[Callable] = []     # run once on the writer thread with the client
         self._thread = threading.Thread(target=self._run, name=f"tfwatcher-writer-{session_path}",
@@ -175,6 +179,12 @@ class Writer:
     def add_epoch(self, doc_id: str, doc: dict) -> None:
         with self._lock:
             self._epochs[doc_id] = doc
+
+    def add_first(self, path: str, doc: dict, merge: bool = False) -> None:
+        """A document to write before anything else (a session created late)."""
+        with self._lock:
+            self._first[path] = (doc, merge)
+        self._wake.set()
 
     def update_session(self, fields: dict, urgent: bool = False) -> None:
         """Merge `fields` into the session document; `urgent` sends on the next tick."""
@@ -203,7 +213,8 @@ class Writer:
             return self._pending_locked()
 
     def _pending_locked(self) -> int:
-        return (len(self._closed) + len(self._epochs) + sum(c.dirty for c in self._open.values())
+        return (len(self._first) + len(self._closed) + len(self._epochs)
+                + sum(c.dirty for c in self._open.values())
                 + (1 if self._session else 0) + self._inflight)
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -236,8 +247,11 @@ class Writer:
         while True:
             self._wake.wait(self.interval)
             self._wake.clear()
+            self._bound_memory()
             if self.disabled:
-                return
+                if self._stopping:
+                    return
+                continue  # keeps bounding memory until the spool at exit
             now = time.monotonic()
             if now >= self._retry_at:
                 try:
@@ -251,10 +265,43 @@ class Writer:
             if self._stopping and not self.pending():
                 return
 
+    def buffered_points(self) -> int:
+        with self._lock:
+            return (sum(c.n for c in self._open.values())
+                    + sum(d["n"] for d in self._closed.values()))
+
+    def _bound_memory(self) -> None:
+        """Thin the oldest waiting chunks while more than MAX_BUFFERED_POINTS wait.
+
+        Runs on the writer thread. A thinned chunk keeps, per window of THIN_WINDOW points,
+        the points where its first metric is lowest and highest and the window's last point:
+        real points with their own steps, so spikes and the trend survive. Epochs are never
+        thinned or dropped.
+        """
+        if self.buffered_points() <= MAX_BUFFERED_POINTS:
+            return
+        with self._lock:
+            total = (sum(c.n for c in self._open.values())
+                     + sum(d["n"] for d in self._closed.values()))
+            for doc_id in sorted(self._closed, key=lambda i: self._closed[i]["index"]):
+                if total <= MAX_BUFFERED_POINTS * 0.7:
+                    break
+                doc = self._closed[doc_id]
+                before = doc["n"]
+                self._closed[doc_id] = thin_chunk(doc)
+                total -= before - self._closed[doc_id]["n"]
+                self.stats["thinned"] += before - self._closed[doc_id]["n"]
+        self._warn_once("thinned", "tfwatcher: Firestore has been unreachable for long; older batch "
+                                   "points are being thinned (min, max and last kept per window) "
+                                   "to bound memory. Epoch records are all kept.")
+
     def _take(self, now: float) -> list[tuple[str, str, dict, bool]]:
         """Pending writes, oldest kinds first, the session document last."""
         writes: list[tuple[str, str, dict, bool]] = []  # (what, path, doc, merge)
         with self._lock:
+            for path, (doc, merge) in self._first.items():
+                writes.append(("first", path, doc, merge))
+            self._first = {}
             for doc_id, doc in self._closed.items():
                 writes.append(("closed", f"{self.session_path}/batches/{doc_id}", doc, False))
             self._closed = {}
@@ -291,7 +338,9 @@ class Writer:
         with self._lock:
             for what, path, doc, _merge in writes:
                 doc_id = path.rsplit("/", 1)[-1]
-                if what == "closed":
+                if what == "first":
+                    self._first.setdefault(path, (doc, _merge))
+                elif what == "closed":
                     self._closed.setdefault(doc_id, doc)
                 elif what == "open":
                     chunk = self._open.get(doc["kind"])
@@ -377,11 +426,12 @@ class Writer:
                 if chunk.n:
                     self._closed[chunk.doc_id] = chunk.to_doc()
             self._open = {}
-            rows = [(f"{self.session_path}/batches/{i}", d, False) for i, d in self._closed.items()]
+            rows = [(path, d, merge) for path, (d, merge) in self._first.items()]
+            rows += [(f"{self.session_path}/batches/{i}", d, False) for i, d in self._closed.items()]
             rows += [(f"{self.session_path}/epochs/{i}", d, False) for i, d in self._epochs.items()]
             if self._session:
                 rows.append((self.session_path, dict(self._session), True))
-            self._closed, self._epochs, self._session = {}, {}, {}
+            self._first, self._closed, self._epochs, self._session = {}, {}, {}, {}
         if not rows:
             return None
         SPOOL_DIR.mkdir(parents=True, exist_ok=True)
@@ -395,6 +445,33 @@ class Writer:
         if key not in self.warned:
             self.warned.add(key)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def thin_chunk(doc: dict, window: int = THIN_WINDOW) -> dict:
+    """A copy of a chunk document keeping, per window, the min, max (of the first metric)
+    and last point."""
+    n = doc["n"]
+    if n <= 3:
+        return doc
+    series = doc["series"]
+    key = series[0]["values"] if series else None
+    keep: list[int] = []
+    for start in range(0, n, window):
+        idx = list(range(start, min(start + window, n)))
+        chosen = {idx[-1]}
+        if key is not None:
+            valued = [i for i in idx if isinstance(key[i], float) and key[i] == key[i]]
+            if valued:
+                chosen.add(min(valued, key=lambda i: key[i]))
+                chosen.add(max(valued, key=lambda i: key[i]))
+        keep.extend(sorted(chosen))
+    out = dict(doc)
+    for field in ("step", "epoch", "batch", "seconds", "time"):
+        out[field] = [doc[field][i] for i in keep]
+    out["series"] = [{"name": s["name"], "values": [s["values"][i] for i in keep]} for s in series]
+    out["n"] = len(keep)
+    out["thinned"] = True
+    return out
 
 
 def _group(writes):
