@@ -69,6 +69,9 @@ def _candidates() -> list[Path]:
 
 def find_emulator() -> list[str]:
     """Return the command prefix that starts the emulator, or raise EmulatorNotFound."""
+    override = os.environ.get("TFWATCHER_EMULATOR")
+    if override and not Path(override).is_file():
+        raise EmulatorNotFound(f"TFWATCHER_EMULATOR={override} does not exist.\n{HOW_TO_INSTALL}")
     for path in _candidates():
         if path.is_file():
             if path.suffix == ".jar":
@@ -94,7 +97,8 @@ class Emulator:
         port: port for gRPC, REST and WebChannel. Defaults to a free port.
         rules: path of a rules file to enforce on browser clients. Defaults to none.
         import_dir: an export folder to load at start. Defaults to none.
-        export_dir: folder to export into when stopped. Defaults to none.
+        export_dir: folder to export into when stopped (through the emulator's export API;
+            the newest export there is what `import_dir` loads). Defaults to none.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None,
@@ -123,11 +127,9 @@ class Emulator:
         if self.rules:
             cmd += ["--rules", str(Path(self.rules).resolve())]
         if self.import_dir and Path(self.import_dir).exists():
-            meta = sorted(Path(self.import_dir).glob("*.overall_export_metadata"))
-            if meta:
-                cmd += ["--seed_from_export", str(meta[0].resolve())]
-        if self.export_dir:
-            cmd += ["--export-on-exit", str(Path(self.export_dir).resolve())]
+            meta = sorted(Path(self.import_dir).glob("*/*.overall_export_metadata"))
+            if meta:  # the newest export (folders are named by time)
+                cmd += ["--seed_from_export", str(meta[-1].resolve())]
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         # Own process group, so stop() also ends the JVM the wrapper script starts.
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
@@ -168,9 +170,16 @@ class Emulator:
                       {"rules": {"files": [{"name": "firestore.rules", "content": text}]}})
 
     def export(self, directory: str | os.PathLike, project: str | None = None) -> None:
+        """Export every document into a new `firestore_export_*` folder of `directory`,
+        then remove older exports there (start() imports the newest)."""
+        directory = Path(directory).resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        before = set(directory.glob("firestore_export_*"))
         self._request("POST", f"/emulator/v1/projects/{project or self.project}:export",
                       {"database": f"projects/{project or self.project}/databases/(default)",
-                       "export_directory": str(Path(directory).resolve())})
+                       "export_directory": str(directory)})
+        for old in before - set(sorted(directory.glob("firestore_export_*"))[-1:]):
+            shutil.rmtree(old, ignore_errors=True)
 
     def freeze(self) -> None:
         """SIGSTOP the emulator: it stops answering but keeps its data (outage tests)."""
@@ -181,15 +190,32 @@ class Emulator:
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc and self.proc.poll() is None:
+            if self.export_dir:
+                try:
+                    self.export(self.export_dir)
+                except OSError as err:
+                    print(f"tfwatcher: could not save the emulator's data: {err}", file=sys.stderr)
+            pgid = self.proc.pid
             try:
-                os.killpg(self.proc.pid, signal.SIGCONT)
-                os.killpg(self.proc.pid, signal.SIGINT if self.export_dir else signal.SIGTERM)
+                os.killpg(pgid, signal.SIGCONT)
+                os.killpg(pgid, signal.SIGTERM)
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                pass
             except ProcessLookupError:
                 pass
+            # The wrapper script may exit before the JVM it started: wait for the whole group.
+            deadline = time.monotonic() + timeout
+            killed = False
+            while _group_alive(pgid):
+                if time.monotonic() > deadline:
+                    if killed:
+                        break  # only zombies left: nothing listens any more
+                    os.killpg(pgid, signal.SIGKILL)
+                    killed, deadline = True, time.monotonic() + 5
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.proc.wait()
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
         self.proc = None
@@ -203,6 +229,16 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
