@@ -46,10 +46,12 @@ def test_transient_errors_are_retried_without_loss_or_duplicates(db, mocker):
     assert s.writer.stats["errors"] == 3
 
 
-def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path, monkeypatch):
+@pytest.mark.parametrize("error", [gexc.PermissionDenied("no"), gexc.NotFound("no database")],
+                         ids=["PERMISSION_DENIED", "NOT_FOUND"])
+def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path, monkeypatch, error):
     monkeypatch.setattr("tfwatcher.writer.SPOOL_DIR", tmp_path)
     s = tfwatcher.Session(quiet=True, interval=0.1)
-    patch = mocker.patch.object(WriteBatch, "commit", side_effect=gexc.PermissionDenied("no"))
+    patch = mocker.patch.object(WriteBatch, "commit", side_effect=error)
     s.start()
     with pytest.warns(RuntimeWarning, match="refused the writes") as warned:
         for i in range(1, 101):
