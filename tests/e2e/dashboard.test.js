@@ -76,6 +76,13 @@ describe("live session", () => {
       assert.equal(bg, "rgb(27, 28, 31)");
       await shot(page, "e2e-finished-dark-360x640");
 
+      // Desktop: charts side by side, same page.
+      await page.emulateMedia({ colorScheme: "light" });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.waitForFunction(() => document.querySelector(".chart").getBoundingClientRect().width < 640);
+      await shot(page, "e2e-finished-desktop-1280x800");
+      await page.setViewportSize({ width: 360, height: 640 });
+
       // Back home: the session is in the recent list.
       await page.click(".brand");
       await page.waitForSelector(`.recent a[href="/s/${writer.id}"]`);

@@ -64,8 +64,8 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
     latest,
     h("div", { class: "view-tabs", role: "tablist", "aria-label": "Chart view" }, epochBtn, batchBtn),
     kindTabs,
+    emptyCharts, // before the charts: hiding it moves nothing that was already on screen
     chartsBox,
-    emptyCharts,
     evals,
   );
   const main = h("main", { class: "session", "data-sid": sid }, body);
