@@ -98,12 +98,13 @@ class TimedWatcher(tfwatcher.callbacks.Watcher):
 def test_emulator_frozen_mid_fit_training_never_waits_and_nothing_is_lost(db, emulator):
     """The emulator stops answering (SIGSTOP) for OUTAGE_SECONDS in the middle of a fit."""
     (x, y), _ = demo.load_data("digits")
-    phases = {"thawed_at": None}
+    phases = {"thawed_at": None, "batches": 0}
 
     class Pace(keras.callbacks.Callback):
         """Keeps the fit going until a little after the outage, at ~100 batches a second."""
 
         def on_train_batch_end(self, batch, logs=None):
+            phases["batches"] += 1
             time.sleep(0.01)
             if phases["thawed_at"] and time.monotonic() > phases["thawed_at"] + 3:
                 self.model.stop_training = True
@@ -127,7 +128,7 @@ def test_emulator_frozen_mid_fit_training_never_waits_and_nothing_is_lost(db, em
     epochs = len(history.history["loss"])
     got = read_session(db, watcher.ref_id)
     steps = [p["step"] for p in got["points"]["train"]]
-    assert steps == list(range(1, 4 * epochs + 1))
+    assert steps == list(range(1, phases["batches"] + 1))  # the last epoch may be cut short
     assert sorted(got["epochs"]) == [f"{e:06d}" for e in range(1, epochs + 1)]
     assert got["session"]["status"] == "finished"
     assert TimedWatcher.longest < 0.05, f"a hook took {TimedWatcher.longest * 1000:.1f} ms"
