@@ -52,12 +52,6 @@ def test_load_bench_small_run_verifies_every_point(db, emulator):
     assert report["points_per_write"] > 1
 
 
-@pytest.mark.xfail(strict=True, reason="Writer.flush() sets _session_urgent (queues a session-"
-                                       "document write) but _pending_locked() does not count it, so "
-                                       "flush() returns True before that write is sent; if it then "
-                                       "fails (network/emulator gone) it stays pending, and the exit "
-                                       "handler waits TFWATCHER_EXIT_TIMEOUT and reports 'N batch "
-                                       "points could not be sent' and spools, for fully stored data")
 def test_nothing_left_pending_after_a_clean_flush(db, monkeypatch, capsys):
     from google.api_core import exceptions as gexc
 

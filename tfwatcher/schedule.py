@@ -26,7 +26,7 @@ class Schedule:
             if schedule < 1:
                 raise ValueError(
                     f"schedule must be a positive integer (log every n-th) or a list of 1-based "
-                    f"numbers; got {schedule!r}. Use schedule=1 to log every one.")
+                    f"numbers; got {_describe(schedule)}. Use schedule=1 to log every one.")
             self.every = int(schedule)
         elif isinstance(schedule, (list, tuple)):
             if not schedule:
@@ -35,14 +35,14 @@ class Schedule:
             bad = [item for item in schedule if not _is_int(item) or item < 1]
             if bad:
                 raise ValueError(
-                    f"schedule list items must be positive integers (1-based); got {bad[0]!r} "
-                    f"in {list(schedule)!r}")
+                    f"schedule list items must be positive integers (1-based); got {_describe(bad[0])} "
+                    f"in {_describe(list(schedule))}")
             self.numbers = frozenset(int(item) for item in schedule)
         else:
             raise ValueError(
-                f"schedule must be a positive int or a list of positive ints; got {schedule!r} "
+                f"schedule must be a positive int or a list of positive ints; got {_describe(schedule)} "
                 f"({type(schedule).__name__})")
-        self.text = repr(schedule)
+        self.text = _describe(schedule)
 
     def __call__(self, number: int) -> bool:
         """True if the 1-based `number` is to be logged."""
@@ -52,6 +52,14 @@ class Schedule:
 
     def __repr__(self) -> str:
         return f"Schedule({self.text})"
+
+
+def _describe(value) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # ints past Python's digit limit for str()
+        return f"an int of about {value.bit_length() * 0.30103:.0f} digits"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _is_int(value) -> bool:

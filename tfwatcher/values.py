@@ -18,7 +18,10 @@ def to_float(value):
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int or Fraction beyond float range: keep its sign
+            return math.inf if value > 0 else -math.inf
     size = getattr(value, "size", None)
     if size is None:
         shape = getattr(value, "shape", None)

@@ -215,7 +215,7 @@ class Writer:
     def _pending_locked(self) -> int:
         return (len(self._first) + len(self._closed) + len(self._epochs)
                 + sum(c.dirty for c in self._open.values())
-                + (1 if self._session else 0) + self._inflight)
+                + (1 if self._session or self._session_urgent else 0) + self._inflight)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything now; wait up to `timeout` seconds. True if all was committed."""
@@ -223,7 +223,9 @@ class Writer:
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            self._session_urgent = True
+            # While running, the live fields (progress, latest values) go now too.
+            if self._session or self._heartbeat_on:
+                self._session_urgent = True
         self._retry_at = 0.0  # a caller waiting is worth a retry now, not after the backoff
         self._wake.set()
         with self._idle:
@@ -266,8 +268,9 @@ class Writer:
                 return
 
     def buffered_points(self) -> int:
+        """Points held in chunks that are not (or not wholly) committed yet."""
         with self._lock:
-            return (sum(c.n for c in self._open.values())
+            return (sum(c.n for c in self._open.values() if c.dirty)
                     + sum(d["n"] for d in self._closed.values()))
 
     def _bound_memory(self) -> None:
@@ -423,7 +426,7 @@ class Writer:
         """Save every uncommitted document to a local JSON-lines file; return its path."""
         with self._lock:
             for chunk in self._open.values():
-                if chunk.n:
+                if chunk.dirty:  # a clean open chunk is in Firestore already
                     self._closed[chunk.doc_id] = chunk.to_doc()
             self._open = {}
             rows = [(path, d, merge) for path, (d, merge) in self._first.items()]
