@@ -216,3 +216,22 @@ def test_custom_loop_with_tf_function_step(db):
     losses = [p["metrics"]["loss"] for p in got["points"]["train"]]
     assert losses[-1] < losses[0]
     assert sorted(got["epochs"]) == ["000001", "000002", "000003"]
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_other_keras_backends(db, backend):
+    """Keras 3 on PyTorch or JAX (where installed): batch hooks may run on a thread pool."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed here (pip install {backend}); TensorFlow is tested")
+    result = subprocess.run([sys.executable, str(SCRIPTS / "backend_fit.py")], capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "TFWATCHER_QR": "0", "KERAS_BACKEND": backend})
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = read_session(db, sid_from(result.stdout))
+    assert got["session"]["status"] == "finished"
+    assert [p["step"] for p in got["points"]["train"]] == list(range(1, 25))
+    assert [p["batch"] for p in got["points"]["train"]] == list(range(1, 9)) * 3
+    assert sorted(got["epochs"]) == ["000001", "000002", "000003"]
