@@ -140,10 +140,32 @@ class Emulator:
                 raise RuntimeError(f"Firestore emulator exited with code {self.proc.returncode}"
                                    + (f"; see {self.log_path}" if self.log_path else ""))
             if self.ready():
+                self._warm_up(deadline - time.monotonic())
                 return self
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"Firestore emulator did not answer on {self.address} in {timeout:.0f} s")
+
+    def _warm_up(self, timeout: float) -> None:
+        """One read through gRPC: the emulator's first request is slow (JIT, lazy start), and
+        a session created right after start would otherwise miss its 5 s deadline."""
+        try:
+            from google.cloud import firestore
+        except ImportError:
+            return
+        old = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        os.environ["FIRESTORE_EMULATOR_HOST"] = self.address
+        try:
+            client = firestore.Client(project=self.project)
+            client.document("warm-up/doc").get(timeout=max(5.0, timeout))
+            client.close()
+        except Exception:
+            pass  # a slow first request is not an error
+        finally:
+            if old is None:
+                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+            else:
+                os.environ["FIRESTORE_EMULATOR_HOST"] = old
 
     def ready(self) -> bool:
         try:
