@@ -48,10 +48,14 @@ def fit_once(kind: str, epochs: int, data, logdir: str):
         cbs = [keras.callbacks.TensorBoard(log_dir=logdir, update_freq="batch")]
     keras.utils.set_random_seed(0)
     model = demo.get_model()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=128, epochs=epochs, validation_split=0.5, callbacks=cbs, verbose=0)
-    seconds = time.perf_counter() - t0
-    return seconds, watcher
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if watcher is not None:  # the writer's work after fit returns counts too
+        c1 = time.process_time()
+        watcher.session.flush(60)
+        cpu += time.process_time() - c1
+    return seconds, cpu, watcher
 
 
 def measure_latency(db, n_points: int = 300, rate_hz: float = 100.0) -> list[float]:
@@ -101,6 +105,8 @@ def main() -> int:
         data = demo.load_data("digits")[0]
         kinds = ["none", "tfwatcher", "tensorboard"]
         times: dict[str, list[float]] = {k: [] for k in kinds}
+        cpus: dict[str, list[float]] = {k: [] for k in kinds}
+        paired: dict[str, list[float]] = {"tfwatcher": [], "tensorboard": []}
         writes = {"chunks": 0, "epochs": 0, "session": 0, "points": 0, "seconds": 0.0}
         with tempfile.TemporaryDirectory() as logdir:
             for kind in kinds:  # warm-up: graph tracing, imports
@@ -108,15 +114,18 @@ def main() -> int:
             for r in range(args.repeats):
                 order = kinds[r % 3:] + kinds[:r % 3]  # rotate who goes first
                 for kind in order:
-                    seconds, watcher = fit_once(kind, args.epochs, data, logdir)
+                    seconds, cpu, watcher = fit_once(kind, args.epochs, data, logdir)
                     times[kind].append(seconds)
+                    cpus[kind].append(cpu)
                     if watcher is not None:
-                        watcher.session.flush(60)
                         counted = _count_writes(watcher.session)
                         for key in ("chunks", "epochs", "session", "points"):
                             writes[key] += counted[key]
                         writes["seconds"] += seconds
+                for kind in paired:  # this round's ratio to this round's baseline
+                    paired[kind].append(times[kind][-1] / times["none"][-1])
         median = {k: statistics.median(v) for k, v in times.items()}
+        median_cpu = {k: statistics.median(v) for k, v in cpus.items()}
         db = firestore.Client(project=emulator.project)
         latencies = sorted(measure_latency(db))
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
@@ -128,6 +137,10 @@ def main() -> int:
             "median_seconds": median,
             "ratio_tfwatcher": median["tfwatcher"] / median["none"],
             "ratio_tensorboard": median["tensorboard"] / median["none"],
+            "paired_ratio_median": {k: statistics.median(v) for k, v in paired.items()},
+            "median_cpu_seconds": median_cpu,
+            "cpu_ratio_tfwatcher": median_cpu["tfwatcher"] / median_cpu["none"],
+            "cpu_ratio_tensorboard": median_cpu["tensorboard"] / median_cpu["none"],
             "batch_points_logged": writes["points"],
             "batch_points_per_second": batches_per_second,
             "writes_per_10k_batches": {"chunks": writes["chunks"] * per10k,
@@ -144,7 +157,10 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     print(f"\nfit time, median of {args.repeats}: none {median['none']:.3f} s, "
           f"tfwatcher {median['tfwatcher']:.3f} s ({result['ratio_tfwatcher']:.3f}x), "
-          f"TensorBoard {median['tensorboard']:.3f} s ({result['ratio_tensorboard']:.3f}x)")
+          f"TensorBoard {median['tensorboard']:.3f} s ({result['ratio_tensorboard']:.3f}x); "
+          f"median of per-round ratios: tfwatcher {result['paired_ratio_median']['tfwatcher']:.3f}x, "
+          f"TensorBoard {result['paired_ratio_median']['tensorboard']:.3f}x; CPU time ratios: "
+          f"tfwatcher {result['cpu_ratio_tfwatcher']:.3f}x, TensorBoard {result['cpu_ratio_tensorboard']:.3f}x")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0
