@@ -22,7 +22,7 @@ fi
 .venv/bin/python -c "import tfwatcher, tensorflow, google.cloud.firestore" >/dev/null
 
 # Node: the dashboard and the JavaScript tests, from their lockfiles.
-for dir in hosting tests/rules tests/e2e; do
+for dir in hosting tests/rules tests/e2e tests/fallback; do
   if [ -f "$dir/package.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -30,6 +30,9 @@ def emulator():
         emu.start()
     except EmulatorNotFound as err:  # pragma: no cover - depends on the machine
         pytest.fail(str(err))
+    if emu.kind != "official":
+        print("\n*** Google's Firestore emulator not found: using the gRPC-only fallback "
+              "(tests/fallback). Security rules are NOT enforced in this run. ***\n")
     old = {k: os.environ.get(k) for k in emu.env()}
     os.environ.update(emu.env())
     yield emu

@@ -42,7 +42,8 @@ class LocalMode:
         self.emulator = Emulator(host=host, port=emulator_port,
                                  rules=rules if rules.exists() else None,
                                  import_dir=self.data_dir, export_dir=self.data_dir,
-                                 log_path=str(Path(config.LOCAL_STATE).parent / "emulator.log"))
+                                 log_path=str(Path(config.LOCAL_STATE).parent / "emulator.log"),
+                                 fallback=False)  # browsers need Google's emulator
         Path(config.LOCAL_STATE).parent.mkdir(parents=True, exist_ok=True)
         self.emulator.start()
         try:

@@ -83,6 +83,18 @@ def find_emulator() -> list[str]:
     raise EmulatorNotFound(HOW_TO_INSTALL)
 
 
+FALLBACK_SERVER = Path(__file__).resolve().parents[1] / "tests" / "fallback" / "server.mjs"
+
+
+def find_fallback() -> list[str]:
+    """The gRPC-only fallback (npm @firestore-emulator/server): no rules, no browsers."""
+    script = Path(os.environ.get("TFWATCHER_FALLBACK_EMULATOR", FALLBACK_SERVER))
+    node = shutil.which("node")
+    if node and script.is_file() and (script.parent / "node_modules" / "@firestore-emulator").is_dir():
+        return [node, str(script)]
+    raise EmulatorNotFound(HOW_TO_INSTALL)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -99,13 +111,17 @@ class Emulator:
         import_dir: an export folder to load at start. Defaults to none.
         export_dir: folder to export into when stopped (through the emulator's export API;
             the newest export there is what `import_dir` loads). Defaults to none.
+        fallback: where Google's emulator is missing, start the gRPC-only fallback
+            (tests/fallback: no rules, no browsers). `TFWATCHER_EMULATOR_KIND=official` or
+            `=fallback` forces one. Defaults to True.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None,
                  rules: str | os.PathLike | None = None,
                  import_dir: str | os.PathLike | None = None,
                  export_dir: str | os.PathLike | None = None,
-                 project: str = DEFAULT_PROJECT, log_path: str | None = None):
+                 project: str = DEFAULT_PROJECT, log_path: str | None = None,
+                 fallback: bool = True):
         self.host = host
         self.port = port or free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
         self.rules = rules
@@ -113,8 +129,12 @@ class Emulator:
         self.export_dir = export_dir
         self.project = project
         self.log_path = log_path
+        self.fallback = fallback
         self.proc: subprocess.Popen | None = None
         self._log = None
+        # "official" (Google's: rules, REST, WebChannel) or "fallback" (gRPC only).
+        self.kind = "official"
+        self.control_port: int | None = None
 
     @property
     def address(self) -> str:
@@ -123,10 +143,32 @@ class Emulator:
         return f"{host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> "Emulator":
-        cmd = find_emulator() + ["start", "--host", self.host, "--port", str(self.port)]
-        if self.rules:
+        forced = os.environ.get("TFWATCHER_EMULATOR_KIND")
+        try:
+            if forced == "fallback":
+                raise EmulatorNotFound("fallback forced by TFWATCHER_EMULATOR_KIND")
+            cmd = find_emulator() + ["start", "--host", self.host, "--port", str(self.port)]
+        except EmulatorNotFound:
+            if forced == "official" or not self.fallback:
+                raise
+            cmd = self._fallback_command()
+            if self.rules:
+                print("tfwatcher: Google's Firestore emulator was not found; using the gRPC-only "
+                      "fallback, which does NOT enforce security rules and serves no browsers",
+                      file=sys.stderr)
+        self._launch(cmd, timeout)
+        return self
+
+    def _fallback_command(self) -> list[str]:
+        cmd = find_fallback()
+        self.kind = "fallback"
+        self.control_port = free_port()
+        return cmd + [str(self.port), str(self.control_port)]
+
+    def _launch(self, cmd: list[str], timeout: float) -> None:
+        if self.rules and self.kind == "official":
             cmd += ["--rules", str(Path(self.rules).resolve())]
-        if self.import_dir and Path(self.import_dir).exists():
+        if self.import_dir and Path(self.import_dir).exists() and self.kind == "official":
             meta = sorted(Path(self.import_dir).glob("*/*.overall_export_metadata"))
             if meta:  # the newest export (folders are named by time)
                 cmd += ["--seed_from_export", str(meta[-1].resolve())]
@@ -141,7 +183,7 @@ class Emulator:
                                    + (f"; see {self.log_path}" if self.log_path else ""))
             if self.ready():
                 self._warm_up(deadline - time.monotonic())
-                return self
+                return
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"Firestore emulator did not answer on {self.address} in {timeout:.0f} s")
@@ -167,26 +209,40 @@ class Emulator:
             else:
                 os.environ["FIRESTORE_EMULATOR_HOST"] = old
 
+    @property
+    def _http(self) -> str:
+        if self.kind == "fallback":
+            return f"127.0.0.1:{self.control_port}"
+        return self.address
+
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.address}/", timeout=1) as r:
+            with urllib.request.urlopen(f"http://{self._http}/", timeout=1) as r:
                 return r.status == 200
         except (OSError, urllib.error.URLError):
             return False
 
     def _request(self, method: str, path: str, body: dict | None = None) -> None:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://{self.address}{path}", data=data, method=method,
+        req = urllib.request.Request(f"http://{self._http}{path}", data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
             r.read()
 
     def clear(self, project: str | None = None) -> None:
         """Delete every document of a project (tests call this between cases)."""
+        if self.kind == "fallback":
+            self._request("DELETE", "/documents")
+            return
         self._request("DELETE", f"/emulator/v1/projects/{project or self.project}"
                                 "/databases/(default)/documents")
 
+    def _official_only(self, what: str) -> None:
+        if self.kind != "official":
+            raise NotImplementedError(f"the fallback emulator cannot {what}; install Google's")
+
     def load_rules(self, rules_path: str | os.PathLike, project: str | None = None) -> None:
+        self._official_only("enforce security rules")
         text = Path(rules_path).read_text()
         self._request("PUT", f"/emulator/v1/projects/{project or self.project}:securityRules",
                       {"rules": {"files": [{"name": "firestore.rules", "content": text}]}})
@@ -194,6 +250,7 @@ class Emulator:
     def export(self, directory: str | os.PathLike, project: str | None = None) -> None:
         """Export every document into a new `firestore_export_*` folder of `directory`,
         then remove older exports there (start() imports the newest)."""
+        self._official_only("export data")
         directory = Path(directory).resolve()
         directory.mkdir(parents=True, exist_ok=True)
         before = set(directory.glob("firestore_export_*"))
@@ -212,7 +269,7 @@ class Emulator:
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc and self.proc.poll() is None:
-            if self.export_dir:
+            if self.export_dir and self.kind == "official":
                 try:
                     self.export(self.export_dir)
                 except OSError as err:
@@ -271,8 +328,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--rules", default=None)
     parser.add_argument("--log", default=None, help="file for the emulator's output")
+    parser.add_argument("--which", action="store_true",
+                        help="print which emulator would start (official PATH / fallback) and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.which:
+        try:
+            print("official", " ".join(find_emulator()))
+            return 0
+        except EmulatorNotFound:
+            try:
+                find_fallback()
+                print("fallback")
+                return 0
+            except EmulatorNotFound as err:
+                print(err, file=sys.stderr)
+                return 3
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command after --")
