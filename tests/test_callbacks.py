@@ -197,27 +197,6 @@ def test_crash_in_fit_marks_session_crashed_after_flushing(db):
     assert len(got["points"]["train"]) == 2 * 4 + 1
 
 
-def test_mirrored_strategy_two_cpus_one_writer(db):
-    result = run_script("mirrored.py")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("Use this ID") == 1
-    got = read_session(db, sid_from(result.stdout))
-    assert got["session"]["status"] == "finished"
-    assert sorted(got["epochs"]) == ["000001", "000002", "000003"]
-    assert [p["step"] for p in got["points"]["train"]] == list(range(1, 13))
-
-
-def test_custom_loop_with_tf_function_step(db):
-    result = run_script("custom_loop.py")
-    assert result.returncode == 0, result.stderr[-3000:]
-    got = read_session(db, sid_from(result.stdout))
-    assert got["session"]["status"] == "finished" and got["session"]["mode"] == "custom"
-    assert [p["step"] for p in got["points"]["train"]] == list(range(1, 31))
-    losses = [p["metrics"]["loss"] for p in got["points"]["train"]]
-    assert losses[-1] < losses[0]
-    assert sorted(got["epochs"]) == ["000001", "000002", "000003"]
-
-
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_other_keras_backends(db, backend):
     """Keras 3 on PyTorch or JAX (where installed): batch hooks may run on a thread pool."""
