@@ -96,7 +96,8 @@ def cmd_local(args) -> int:
     try:
         console.print(f"Dashboard: [bold]{local.url}/[/bold]  (Firestore emulator on "
                       f"{local.emulator.address}; callbacks in this machine find it by themselves)")
-        sys.stdout.write(qr_text(local.url + "/"))
+        if not args.demo:  # the demo prints its session's QR code instead
+            sys.stdout.write(qr_text(local.url + "/"))
         if args.demo:
             os.environ.setdefault("TFWATCHER_QR", "1")
             from . import callbacks, demo
