@@ -30,22 +30,13 @@ export default defineConfig({
           { src: "/icons/maskable-512.png", sizes: "512x512", type: "image/png", purpose: "maskable" },
         ],
       },
-      workbox: {
+      // A custom worker (src/sw.ts): Workbox precaching and the navigation fallback as
+      // before, plus the web push and notification-click handlers.
+      strategies: "injectManifest",
+      srcDir: "src",
+      filename: "sw.ts",
+      injectManifest: {
         globPatterns: ["**/*.{js,css,html,svg,png,webmanifest}"],
-        navigateFallback: "/index.html",
-        // Hosting's reserved URLs are never app routes.
-        navigateFallbackDenylist: [/^\/__\//],
-        cleanupOutdatedCaches: true,
-        clientsClaim: true,
-        skipWaiting: true,
-        runtimeCaching: [
-          {
-            // The Firebase config: fresh when online, from cache when offline.
-            urlPattern: ({ url }) => url.pathname === "/__/firebase/init.json",
-            handler: "NetworkFirst",
-            options: { cacheName: "firebase-config", networkTimeoutSeconds: 3 },
-          },
-        ],
       },
     }),
   ],

@@ -4,7 +4,7 @@
  * build serves any project. The last config seen is kept in localStorage so a session seen
  * before opens offline even if the service worker has not cached the config yet.
  */
-import { initializeApp, type FirebaseOptions } from "firebase/app";
+import { initializeApp, type FirebaseApp, type FirebaseOptions } from "firebase/app";
 import {
   connectFirestoreEmulator,
   initializeFirestore,
@@ -14,8 +14,16 @@ import {
   type Firestore,
 } from "firebase/firestore";
 
-interface InitJson extends FirebaseOptions {
+export interface InitJson extends FirebaseOptions {
   firestoreEmulator?: { host: string; port: number };
+  /** Web Push (VAPID) public key for FCM. Hosting's init.json has none; see docs/dashboard.md. */
+  vapidKey?: string;
+}
+
+export interface FirebaseHandles {
+  app: FirebaseApp;
+  db: Firestore;
+  config: InitJson;
 }
 
 const CONFIG_KEY = "tfw:init";
@@ -52,13 +60,19 @@ function safeSaved(): InitJson | null {
   }
 }
 
-let dbPromise: Promise<Firestore> | null = null;
+let dbPromise: Promise<FirebaseHandles> | null = null;
 
 export function getDb(): Promise<Firestore> {
+  return getFirebase().then((f) => f.db);
+}
+
+/** The app, its Firestore and the config it was made from (messaging needs all three). */
+export function getFirebase(): Promise<FirebaseHandles> {
   if (!dbPromise) {
     dbPromise = (async () => {
       const cfg = await loadConfig();
-      const { firestoreEmulator, ...options } = cfg;
+      const { firestoreEmulator, vapidKey, ...options } = cfg; // vapidKey is not an app option
+      void vapidKey;
       const app = initializeApp(options);
       let db: Firestore;
       try {
@@ -72,7 +86,7 @@ export function getDb(): Promise<Firestore> {
       if (firestoreEmulator?.host && firestoreEmulator.port) {
         connectFirestoreEmulator(db, firestoreEmulator.host, Number(firestoreEmulator.port));
       }
-      return db;
+      return { app, db, config: cfg };
     })();
     dbPromise.catch(() => {
       dbPromise = null; // let a later view try again

@@ -43,9 +43,11 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
   const chartsBox = h("section", { class: "charts", "aria-label": "Charts" });
   const emptyCharts = h("p", { class: "muted empty-charts" }, "Connecting… the charts appear here as soon as the first values arrive.");
   const evals = h("section", { class: "evals", hidden: true });
-  // OWNER CONTROLS: the Stop button and push-notification toggle (later issue) mount here,
-  // shown only when ownerKey(sid) is set. Nothing here ever puts the key into a share link.
-  const ownerSlot = h("div", { class: "owner-slot", "data-owner-controls": true, hidden: ownerKey(sid) == null });
+  // OWNER CONTROLS: the Stop button (views/controls.ts) mounts here, only when ownerKey(sid)
+  // is set (the owner link). Nothing here ever puts the key into a share link.
+  const ownerSlot = h("div", { class: "owner-slot", "data-owner-controls": true, hidden: true });
+  // "Notify me" (owner and viewers alike), shown while the session runs.
+  const notifySlot = h("div", { class: "notify-slot", "data-notify": true, hidden: true });
   const shareBtn = h("button", { type: "button", class: "share", "data-action": "share" }, "Share");
 
   const body = h(
@@ -59,7 +61,7 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
       barWrap,
       facts,
       notices,
-      ownerSlot,
+      h("div", { class: "actions" }, ownerSlot, notifySlot),
     ),
     latest,
     h("div", { class: "view-tabs", role: "tablist", "aria-label": "Chart view" }, epochBtn, batchBtn),
@@ -76,7 +78,8 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
 
   return {
     statusPill, nameEl, errorBox, bar, barWrap, fields, notices, latestBody, epochBtn, batchBtn,
-    kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main,
+    kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main, ownerSlot, notifySlot,
+    ownerKey: ownerKey(sid),
   };
 }
 

@@ -5,7 +5,8 @@
  * the home screen does not pay for Firestore and uPlot.
  */
 import { Chart, type ChartSpec } from "../charts";
-import { getDb } from "../firebase";
+import { getDb, getFirebase } from "../firebase";
+import { mountNotify, mountStop, pushSupported, type Control } from "./controls";
 import { subscribeSession, type SessionData } from "../data";
 import { h, setText } from "../dom";
 import { buildSessionShell, setHeaderAction, type SessionShell } from "./session-shell";
@@ -53,8 +54,13 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
 
   const {
     statusPill, nameEl, errorBox, bar, barWrap, fields, notices, latestBody, epochBtn, batchBtn,
-    kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main,
+    kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main, ownerSlot, notifySlot,
   } = shell;
+
+  // Stop (owner link only: a viewer link has no key and gets no button) and Notify me.
+  const controls: Control[] = [];
+  if (shell.ownerKey) controls.push(mountStop(ownerSlot, sid, shell.ownerKey, getDb()));
+  if (pushSupported()) controls.push(mountNotify(notifySlot, sid, getFirebase));
 
   shareBtn.addEventListener("click", async () => {
     const title = info?.name ? `TF Watcher: ${info.name}` : `TF Watcher session ${sid}`;
@@ -146,6 +152,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     rememberSession(sid, info.name, info.status);
     setText(nameEl, info.name);
     renderLatest(info);
+    for (const c of controls) c.update(info.status);
     renderStatus();
     renderCharts();
   }
