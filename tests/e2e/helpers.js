@@ -165,3 +165,51 @@ export async function setRules(project, rules) {
   });
   if (!r.ok) throw new Error(`setting rules failed: ${r.status} ${await r.text()}`);
 }
+
+/**
+ * Runs fit_until_stopped.py: a real Keras fit that only a stop command ends. Resolves once
+ * the session exists, with its links; `returned()` waits for the line printed when fit
+ * returns, `flushed()` for the final status.
+ */
+export async function startFit(dashboardUrl, safetySeconds = 120) {
+  const child = spawnChild(python(), [join(here, "fit_until_stopped.py"), dashboardUrl, String(safetySeconds)]);
+  const nextLine = lineQueue(child.stdout);
+  const fail = (e) => new Error(`${e.message}\n--- fit stderr ---\n${child.stderrText()}`);
+  const created = JSON.parse(await nextLine((l) => l.startsWith("{"), 120_000).catch((e) => { throw fail(e); }));
+  let returned = null;
+  const returnedLine = nextLine((l) => l.includes('"event": "returned"'), safetySeconds * 1000 + 60_000)
+    .then((l) => (returned = JSON.parse(l)))
+    .catch((e) => { throw fail(e); });
+  returnedLine.catch(() => {}); // awaited (and reported) by returned()
+  return {
+    ...created,
+    /** The "returned" event if fit has returned by now, else null. */
+    hasReturned: () => returned,
+    returned: () => returnedLine,
+    async flushed() {
+      await returnedLine;
+      return JSON.parse(await nextLine((l) => l.includes('"event": "flushed"'), 60_000).catch((e) => { throw fail(e); }));
+    },
+    stop: () => stopChild(child),
+  };
+}
+
+/**
+ * Documents of one collection read with admin access (google-cloud-firestore in the venv:
+ * rules do not apply), as `{id: data}`; timestamps become `{"$timestamp": iso}`.
+ */
+export async function readCollection(path) {
+  const code = [
+    "import datetime, json, os, sys",
+    "from google.cloud import firestore",
+    "db = firestore.Client(project=os.environ.get('TFWATCHER_PROJECT') or os.environ['GCLOUD_PROJECT'])",
+    "enc = lambda o: {'$timestamp': o.isoformat()} if isinstance(o, datetime.datetime) else str(o)",
+    "print(json.dumps({s.id: s.to_dict() for s in db.collection(sys.argv[1]).stream()}, default=enc))",
+  ].join("\n");
+  const child = spawnChild(python(), ["-c", code, path]);
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; });
+  const code_ = await new Promise((r) => child.once("exit", r));
+  if (code_ !== 0) throw new Error(`reading ${path} failed:\n${child.stderrText()}`);
+  return JSON.parse(out);
+}

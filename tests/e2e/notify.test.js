@@ -1,0 +1,136 @@
+// Issue #6, "Notify me": permission, an FCM token, and the subscriber document in Firestore.
+//
+// The mocks, both at boundaries this machine cannot cross:
+// - FCM: its servers are unreachable here, so `window.__TFW_TEST_FCM_TOKEN__` (set by an init
+//   script) is the token src/fcm.ts returns instead of calling getToken(). This is the
+//   dashboard's one test hook.
+// - The permission prompt of the refusal test: headless Chromium shows no prompt to click, so
+//   an init script answers it with "denied" (the user pressed Block). The granted case uses
+//   Playwright's real permission grant, and "blocked already" is headless Chromium's own default.
+// The subscriber document is written by the page's Firestore SDK through the real rules, and
+// read back with admin access from Python.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { launch, phoneContext, readCollection, shot, startDashboard, startWriter } from "./helpers.js";
+
+let dashboard;
+let browser;
+
+before(async () => {
+  dashboard = await startDashboard();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await dashboard?.stop();
+});
+
+const TOKEN = "e2e-fcm-token:APA91b" + "x".repeat(120);
+const sha256 = (s) => createHash("sha256").update(s, "utf8").digest("hex");
+
+async function notifyContext({ grant = false, token = TOKEN, prompt = null } = {}) {
+  const context = await phoneContext(browser, dashboard.url);
+  if (grant) await context.grantPermissions(["notifications"], { origin: dashboard.url });
+  if (token) await context.addInitScript((t) => { window.__TFW_TEST_FCM_TOKEN__ = t; }, token);
+  if (prompt) {
+    await context.addInitScript((answer) => {
+      let state = "default";
+      Object.defineProperty(Notification, "permission", { get: () => state, configurable: true });
+      Notification.requestPermission = async () => { window.__tfwPrompts = (window.__tfwPrompts ?? 0) + 1; state = answer; return answer; };
+    }, prompt);
+  }
+  return context;
+}
+
+async function openRunning(context, url) {
+  const page = await context.newPage();
+  const scripts = [];
+  page.on("request", (r) => { if (r.resourceType() === "script") scripts.push(new URL(r.url()).pathname); });
+  page.scripts = scripts;
+  await page.goto(url);
+  await page.waitForSelector('.pill[data-status="running"]', { timeout: 30_000 });
+  await page.locator('[data-action="notify"]').waitFor({ state: "visible" });
+  return page;
+}
+
+test("Notify me: permission granted, the token stored as sessions/{sid}/subscribers/{sha256(token)}", { timeout: 120_000 }, async () => {
+  const writer = await startWriter("live", dashboard.url);
+  const context = await notifyContext({ grant: true });
+  const again = await notifyContext({ grant: true });
+  try {
+    await writer.ready("epoch1");
+    // A viewer link: notifications are for anyone with the link.
+    const page = await openRunning(context, writer.share_url);
+    assert.ok(!page.scripts.some((s) => s.includes("/fcm-")), "firebase/messaging is loaded only on press");
+    await page.click('[data-action="notify"]');
+    const msg = page.locator("[data-notify-message]");
+    await msg.waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await msg.textContent(), /You'll get a notification on this device/);
+    assert.equal(await page.locator('[data-action="notify"]').textContent(), "Notifications on");
+    assert.ok(page.scripts.some((s) => s.includes("/fcm-")), "the messaging chunk loads on press");
+    await shot(page, "e2e-notify-on-360x640");
+
+    const subs = await readCollection(`sessions/${writer.id}/subscribers`);
+    assert.deepEqual(Object.keys(subs), [sha256(TOKEN)]);
+    const doc = subs[sha256(TOKEN)];
+    const lang = await page.evaluate(() => navigator.language);
+    assert.deepEqual(Object.keys(doc).sort(), ["created", "kind", "lang", "token"]);
+    assert.equal(doc.token, TOKEN);
+    assert.equal(doc.kind, "fcm");
+    assert.equal(doc.lang, lang.slice(0, 16));
+    assert.ok(doc.created?.$timestamp, "created is a timestamp");
+    assert.ok(Math.abs(Date.parse(doc.created.$timestamp) - Date.now()) < 60_000, "created is the server's time now");
+
+    // Reloading remembers it on this device.
+    await page.reload();
+    await page.waitForSelector('.pill[data-status="running"]');
+    await page.waitForFunction(() => document.querySelector('[data-action="notify"]')?.textContent === "Notifications on");
+
+    // The same device token again (another browser profile, nothing remembered): the rules
+    // refuse the second create, which is "already subscribed"; still one document.
+    const page2 = await openRunning(again, writer.share_url);
+    await page2.click('[data-action="notify"]');
+    await page2.locator("[data-notify-message]").waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await page2.locator("[data-notify-message]").textContent(), /already subscribed/);
+    assert.deepEqual(Object.keys(await readCollection(`sessions/${writer.id}/subscribers`)), [sha256(TOKEN)]);
+  } finally {
+    await context.close();
+    await again.close();
+    await writer.stop();
+  }
+});
+
+test("Notify me: a refusal says so gently and writes nothing; blocked already explains how to allow", { timeout: 120_000 }, async () => {
+  const writer = await startWriter("live", dashboard.url);
+  const refuses = await notifyContext({ prompt: "denied" });
+  const blocked = await notifyContext(); // headless Chromium: notifications blocked already
+  try {
+    await writer.ready("epoch1");
+    const page = await openRunning(refuses, writer.owner_url);
+    await page.click('[data-action="notify"]');
+    const msg = page.locator("[data-notify-message]");
+    await msg.waitFor({ state: "visible" });
+    assert.match(await msg.textContent(), /^No notifications, then/);
+    assert.equal(await page.evaluate(() => window.__tfwPrompts), 1);
+    // Nothing else is hidden: the button (to change one's mind), Stop, Share, the charts.
+    for (const sel of ['[data-action="notify"]', '[data-action="stop"]', '[data-action="share"]', ".pill", ".view-tabs"]) {
+      assert.ok(await page.locator(sel).isVisible(), `${sel} is still visible`);
+    }
+    assert.equal(await page.locator('[data-action="notify"]').textContent(), "Notify me");
+    assert.ok(!page.scripts.some((s) => s.includes("/fcm-")), "no token was asked for");
+    await shot(page, "e2e-notify-refused-360x640");
+
+    const page2 = await openRunning(blocked, writer.share_url);
+    assert.equal(await page2.evaluate(() => Notification.permission), "denied");
+    await page2.click('[data-action="notify"]');
+    await page2.locator("[data-notify-message]").waitFor({ state: "visible" });
+    assert.match(await page2.locator("[data-notify-message]").textContent(), /blocked for this site.*Allow/);
+
+    assert.deepEqual(await readCollection(`sessions/${writer.id}/subscribers`), {});
+  } finally {
+    await refuses.close();
+    await blocked.close();
+    await writer.stop();
+  }
+});
