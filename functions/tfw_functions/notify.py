@@ -9,7 +9,8 @@ Flow for one session update (`before` and `after` are the session document's dat
    which fails if the document exists. Only the caller that created it sends, so a
    retried or duplicated trigger delivery never notifies twice. (The price: if sending
    fails after the claim, that notification is lost rather than repeated.)
-3. `send()` sends one FCM web push per subscriber token
+3. `send()` sends one FCM web push per subscriber token (at most `MAX_SUBSCRIBERS`
+   subscribers, the oldest, are read)
    (`firebase_admin.messaging.send_each_for_multicast`), and deletes the subscriber
    documents whose token FCM reports as unregistered or invalid.
 """
@@ -31,6 +32,9 @@ NAN_EVENT = "nan"
 EVENTS = STATUS_EVENTS + (NAN_EVENT,)
 
 FCM_BATCH = 500  # the most tokens one multicast may carry
+# Anyone with a share link may add subscriptions (docs/security.md), so one notification goes
+# to at most this many of a session's subscribers: the oldest by `created`.
+MAX_SUBSCRIBERS = 50
 TITLE_MAX = 120
 BODY_MAX = 240
 TTL_SECONDS = 24 * 3600  # FCM keeps an undelivered push this long
@@ -177,10 +181,21 @@ def claim(db: firestore.Client, sid: str, event: str) -> bool:
     return True
 
 
-def subscribers(db: firestore.Client, sid: str) -> list[tuple[str, str]]:
-    """`(subscriber doc ID, token)` for every well-formed subscriber of the session."""
+def subscribers(db: firestore.Client, sid: str,
+                limit: int | None = None) -> list[tuple[str, str]]:
+    """`(subscriber doc ID, token)` of the session's oldest `limit` subscribers (by `created`,
+    then ID; default `MAX_SUBSCRIBERS`) that have a token.
+
+    The cap bounds what a flood of subscriptions through a share link can cost: the first
+    subscribers (usually the owner) keep getting notified, later ones are not. Documents
+    without a `created` timestamp (browsers cannot write one: the rules require it) are not
+    in the ordered query and are never sent to.
+    """
+    limit = MAX_SUBSCRIBERS if limit is None else limit
     out = []
-    for snap in db.collection("sessions").document(sid).collection("subscribers").stream():
+    query = (db.collection("sessions").document(sid).collection("subscribers")
+             .order_by("created").limit(limit))  # ties: by document ID
+    for snap in query.stream():
         token = (snap.to_dict() or {}).get("token")
         if isinstance(token, str) and token:
             out.append((snap.id, token))

@@ -255,21 +255,62 @@ def test_no_subscribers_marks_without_sending(fdb, fcm):
     assert notified(fdb, sid)["finished"]["sent"] == 0
 
 
-def test_more_than_500_tokens_go_in_batches(fdb, fcm):
+def add_subscribers(db, ref, n, created=None):
+    """`n` subscribers s000.. with tokens t000.., created one second apart (oldest first)."""
+    start = created or now_utc() - dt.timedelta(hours=1)
+    batch = db.batch()
+    for i in range(n):
+        if i and i % 400 == 0:
+            batch.commit()
+            batch = db.batch()
+        batch.set(ref.collection("subscribers").document(f"s{i:03d}"),
+                  {"token": f"t{i:03d}", "kind": "fcm", "created": start + dt.timedelta(seconds=i)})
+    batch.commit()
+
+
+def test_more_than_500_tokens_go_in_batches(fdb, fcm, monkeypatch):
+    monkeypatch.setattr(notify, "MAX_SUBSCRIBERS", 1000)  # batching needs more than the cap
     sid = new_sid()
     after = session_data(status="finished")
     ref = seed(fdb, sid, after)
-    batch = fdb.batch()
-    for i in range(501):
-        if i == 400:
-            batch.commit()
-            batch = fdb.batch()
-        batch.set(ref.collection("subscribers").document(f"s{i:03d}"),
-                  {"token": f"t{i:03d}", "kind": "fcm"})
-    batch.commit()
+    add_subscribers(fdb, ref, 501)
     [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
     assert [len(t) for t in fcm.tokens] == [500, 1]
     assert res.send.sent == 501
+
+
+def test_at_most_50_subscribers_the_oldest(fdb, fcm):
+    """Anyone with a share link can subscribe: one notification reaches 50 subscribers at most,
+    the 50 oldest by `created` (the owner, who subscribes first, is among them)."""
+    assert notify.MAX_SUBSCRIBERS == 50
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after)
+    add_subscribers(fdb, ref, 80)
+    # A late subscriber whose ID sorts first, and one written without `created` (not from a
+    # browser: the rules require it): neither is among the 50 oldest.
+    ref.collection("subscribers").document("a-late").set(
+        {"token": "t-late", "kind": "fcm", "created": now_utc()})
+    ref.collection("subscribers").document("a-undated").set({"token": "t-undated", "kind": "fcm"})
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert fcm.tokens == [[f"t{i:03d}" for i in range(50)]]
+    assert res.send.tokens == res.send.sent == 50
+    assert notified(fdb, sid)["finished"]["tokens"] == 50
+
+
+def test_cap_counts_subscriptions_before_token_duplicates(fdb, fcm):
+    """The cap is on subscriber documents read; duplicates among them are sent to once."""
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after)
+    add_subscribers(fdb, ref, 60)
+    old = now_utc() - dt.timedelta(days=1)
+    for i in range(3):  # three older subscriptions of one device
+        ref.collection("subscribers").document(f"dup{i}").set(
+            {"token": "t-dup", "kind": "fcm", "created": old + dt.timedelta(seconds=i)})
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert fcm.tokens == [["t-dup"] + [f"t{i:03d}" for i in range(47)]]
+    assert res.send.tokens == 48
 
 
 def test_http_app_url_keeps_link_in_data_only():
