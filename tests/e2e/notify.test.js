@@ -134,3 +134,42 @@ test("Notify me: a refusal says so gently and writes nothing; blocked already ex
     await writer.stop();
   }
 });
+
+test("the service worker shows an FCM push as notify.py sends it, with the session to open", { timeout: 120_000 }, async () => {
+  const context = await notifyContext({ grant: true, token: null });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${dashboard.url}/`);
+    await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 30_000 });
+    // Chromium's DevTools protocol delivers a push message to the worker, as the push service would.
+    const cdp = await context.newCDPSession(page);
+    const registration = new Promise((res) => cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+      const r = registrations.find((x) => x.scopeURL === `${dashboard.url}/` && !x.isDeleted);
+      if (r) res(r.registrationId);
+    }));
+    await cdp.send("ServiceWorker.enable");
+    const payload = {
+      notification: { title: "Training finished", body: "e2e (abc2345) · epoch 3/3", tag: "tfwatcher-abc2345-finished" },
+      data: { sid: "abc2345", event: "finished", link: "https://example.web.app/s/abc2345" },
+      from: "000000000000",
+    };
+    await cdp.send("ServiceWorker.deliverPushMessage", {
+      origin: dashboard.url, registrationId: await registration, data: JSON.stringify(payload),
+    });
+    let shown = null;
+    for (let i = 0; i < 150 && !shown; i++) {
+      shown = await page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.ready;
+        const [n] = await reg.getNotifications();
+        return n ? { title: n.title, body: n.body, tag: n.tag, data: n.data } : null;
+      });
+      if (!shown) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(shown, {
+      title: "Training finished", body: "e2e (abc2345) · epoch 3/3", tag: "tfwatcher-abc2345-finished",
+      data: { sid: "abc2345", event: "finished", link: "https://example.web.app/s/abc2345" },
+    });
+  } finally {
+    await context.close();
+  }
+});
