@@ -60,3 +60,23 @@ def test_local_without_emulator_says_how_to_install_and_exits_3(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert "does not exist" in result.stdout and "gcloud components install" in result.stdout
+
+
+def test_wheel_carries_the_dashboard_and_the_rules(tmp_path):
+    """`pip install tf-watcher` from scripts/build-wheel.sh: `tfwatcher local` needs no checkout."""
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "hosting" / "dist" / "index.html").is_file():
+        pytest.skip("hosting/dist is not built (scripts/setup.sh builds it)")
+    env = {**os.environ, "TFWATCHER_REUSE_BUILD": "1", "WHEEL_DIR": str(tmp_path),
+           "PYTHON": sys.executable}
+    subprocess.run(["bash", "scripts/build-wheel.sh"], cwd=root, env=env, check=True,
+                   capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("tf_watcher-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tfwatcher/dashboard/index.html" in names
+    assert "tfwatcher/dashboard/firestore.rules" in names
+    assert any(n.startswith("tfwatcher/dashboard/assets/") for n in names)
+    assert not (root / "tfwatcher" / "dashboard").exists()  # the copy is cleaned up

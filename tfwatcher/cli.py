@@ -39,6 +39,8 @@ class LocalMode:
 
         self.data_dir = Path(data_dir) if data_dir else None
         rules = Path(__file__).resolve().parents[1] / "firestore.rules"
+        if not rules.exists():  # installed from a wheel: the copy next to the dashboard
+            rules = Path(__file__).resolve().parent / "dashboard" / "firestore.rules"
         self.emulator = Emulator(host=host, port=emulator_port,
                                  rules=rules if rules.exists() else None,
                                  import_dir=self.data_dir, export_dir=self.data_dir,

@@ -22,7 +22,11 @@ from urllib.parse import urlsplit
 
 from .emulator import DEFAULT_PROJECT
 
-DEFAULT_DIST = Path(__file__).resolve().parents[1] / "hosting" / "dist"
+# A checkout serves hosting/dist; a wheel built with scripts/build-wheel.sh carries the same
+# build as package data in tfwatcher/dashboard/.
+_CHECKOUT_DIST = Path(__file__).resolve().parents[1] / "hosting" / "dist"
+_PACKAGED_DIST = Path(__file__).resolve().parent / "dashboard"
+DEFAULT_DIST = _CHECKOUT_DIST if (_CHECKOUT_DIST / "index.html").is_file() else _PACKAGED_DIST
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -85,7 +89,8 @@ class DashboardServer:
         self.dist = Path(dist)
         if not (self.dist / "index.html").is_file():
             raise FileNotFoundError(
-                f"No built dashboard in {self.dist}: run `npm ci && npm run build` in hosting/")
+                f"No built dashboard in {self.dist}: run `npm ci && npm run build` in hosting/, "
+                f"or pass --dist")
         handler = type("Handler", (_Handler,), {"project": project, "emulator_port": emulator_port})
         self.httpd = http.server.ThreadingHTTPServer(
             (host, port), functools.partial(handler, directory=str(self.dist)))
