@@ -281,19 +281,20 @@ class Writer:
         real points with their own steps, so spikes and the trend survive. Epochs are never
         thinned or dropped.
         """
-        if self.buffered_points() <= MAX_BUFFERED_POINTS:
+        total = self.buffered_points()
+        if total <= MAX_BUFFERED_POINTS:
             return
         with self._lock:
-            total = (sum(c.n for c in self._open.values())
-                     + sum(d["n"] for d in self._closed.values()))
-            for doc_id in sorted(self._closed, key=lambda i: self._closed[i]["index"]):
-                if total <= MAX_BUFFERED_POINTS * 0.7:
-                    break
-                doc = self._closed[doc_id]
-                before = doc["n"]
-                self._closed[doc_id] = thin_chunk(doc)
-                total -= before - self._closed[doc_id]["n"]
-                self.stats["thinned"] += before - self._closed[doc_id]["n"]
+            oldest = sorted(self._closed.items(), key=lambda item: item[1]["index"])
+        for doc_id, doc in oldest:
+            if total <= MAX_BUFFERED_POINTS * 0.7:
+                break
+            thinned = thin_chunk(doc)  # outside the lock: hooks never wait for this
+            with self._lock:
+                if self._closed.get(doc_id) is doc:
+                    self._closed[doc_id] = thinned
+                    total -= doc["n"] - thinned["n"]
+                    self.stats["thinned"] += doc["n"] - thinned["n"]
         self._warn_once("thinned", "tfwatcher: Firestore has been unreachable for long; older batch "
                                    "points are being thinned (min, max and last kept per window) "
                                    "to bound memory. Epoch records are all kept.")
