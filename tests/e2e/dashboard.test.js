@@ -1,19 +1,11 @@
 // The dashboard against the Firestore emulator, with data written by the Python package.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { launch, phoneContext, seed, shot, startDashboard, startWriter, waitForPoints } from "./helpers.js";
+import { phoneContext, seed, shot, startWriter, waitForPoints, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
-
-before(async () => {
-  dashboard = await startDashboard();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await dashboard?.stop();
-});
+withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
 
 const pill = (page) => page.locator(".pill").textContent();
 const waitStatus = (page, status, timeout = 30_000) =>

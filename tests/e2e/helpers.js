@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -212,4 +213,20 @@ export async function readCollection(path) {
   const code_ = await new Promise((r) => child.once("exit", r));
   if (code_ !== 0) throw new Error(`reading ${path} failed:\n${child.stderrText()}`);
   return JSON.parse(out);
+}
+
+/** One dashboard server and one Chromium for a whole test file: `share(dashboard, browser)`
+ *  receives them before the first test; both are closed after the last. */
+export function withDashboardAndBrowser(share) {
+  let dashboard;
+  let browser;
+  before(async () => {
+    dashboard = await startDashboard();
+    browser = await launch();
+    share(dashboard, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await dashboard?.stop();
+  });
 }

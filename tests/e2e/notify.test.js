@@ -9,22 +9,14 @@
 //   Playwright's real permission grant, and "blocked already" is headless Chromium's own default.
 // The subscriber document is written by the page's Firestore SDK through the real rules, and
 // read back with admin access from Python.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { launch, phoneContext, readCollection, shot, startDashboard, startWriter } from "./helpers.js";
+import { phoneContext, readCollection, shot, startWriter, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
-
-before(async () => {
-  dashboard = await startDashboard();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await dashboard?.stop();
-});
+withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
 
 const TOKEN = "e2e-fcm-token:APA91b" + "x".repeat(120);
 const sha256 = (s) => createHash("sha256").update(s, "utf8").digest("hex");

@@ -1,19 +1,11 @@
 // Offline and permission states: the service worker, Firestore's persistent cache, and rules.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launch, phoneContext, setRules, shot, startDashboard, startWriter, waitForPoints } from "./helpers.js";
+import { phoneContext, setRules, shot, startDashboard, startWriter, waitForPoints, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
-
-before(async () => {
-  dashboard = await startDashboard();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await dashboard?.stop();
-});
+withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
 
 test("a session seen before opens offline, from the service worker and Firestore's cache", async () => {
   const writer = await startWriter("crash", dashboard.url);

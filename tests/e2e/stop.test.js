@@ -1,21 +1,13 @@
 // Issue #6, remote stop: the owner link's Stop button ends a real Keras fit (a Python child
 // process) through Firestore; a viewer link has no Stop button; a wrong key is refused by the
 // rules and the fit keeps running. Nothing is mocked here.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launch, phoneContext, shot, startDashboard, startFit } from "./helpers.js";
+import { phoneContext, shot, startFit, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
-
-before(async () => {
-  dashboard = await startDashboard();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await dashboard?.stop();
-});
+withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
 
 const waitStatus = (page, status, timeout = 60_000) =>
   page.waitForSelector(`.pill[data-status="${status}"]`, { timeout });
