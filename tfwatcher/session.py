@@ -232,8 +232,7 @@ class Session:
                     "evaluate" if kind == "test" else "predict", 1), 1)
                 batch = batch if batch is not None else step
         if self.writer:
-            self.writer.add_point(kind, step, epoch, batch,
-                                  float(seconds) if seconds is not None else None, time.time(), values)
+            self.writer.add_point(kind, step, epoch, batch, _float_or_none(seconds), time.time(), values)
         return step
 
     def train_step(self) -> int:
@@ -274,9 +273,8 @@ class Session:
                 self._steps["train"] = max(self._steps["train"], step)
         doc = {"schema": 1, "kind": kind, "epoch": epoch, "step": step,
                "names": list(values), "values": list(values.values()),
-               "seconds": float(seconds) if seconds is not None else None,
-               "avg_seconds": float(avg_seconds if avg_seconds is not None else seconds)
-               if (avg_seconds is not None or seconds is not None) else None,
+               "seconds": _float_or_none(seconds),
+               "avg_seconds": _float_or_none(avg_seconds if avg_seconds is not None else seconds),
                "time": time.time()}
         if self.writer:
             self.writer.add_epoch(doc_id, doc)
@@ -327,6 +325,10 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<tfwatcher.Session {self.id} {self.status}>"
+
+
+def _float_or_none(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def shared_session(**kwargs) -> Session:

@@ -149,7 +149,6 @@ class Writer:
         self._inflight = 0
         self._failures = 0
         self._retry_at = 0.0
-        self._stopping = False
         self.disabled = False                    # set after a permanent error
         self.warned: set[str] = set()
         self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0,
@@ -237,12 +236,6 @@ class Writer:
                 self._wake.set()
         return not self.disabled
 
-    def close(self, timeout: float | None = 10.0) -> bool:
-        ok = self.flush(timeout)
-        self._stopping = True
-        self._wake.set()
-        return ok
-
     # ----- the writer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -251,8 +244,6 @@ class Writer:
             self._wake.clear()
             self._bound_memory()
             if self.disabled:
-                if self._stopping:
-                    return
                 continue  # keeps bounding memory until the spool at exit
             now = time.monotonic()
             if now >= self._retry_at:
@@ -264,8 +255,6 @@ class Writer:
                     self._retry_at = time.monotonic() + self._backoff()
             with self._idle:
                 self._idle.notify_all()
-            if self._stopping and not self.pending():
-                return
 
     def buffered_points(self) -> int:
         """Points held in chunks that are not (or not wholly) committed yet."""
@@ -500,7 +489,7 @@ def _estimate(doc: dict) -> int:
 
 
 def _with_server_time(doc: dict, sentinel) -> dict:
-    return {k: (sentinel if v is SERVER_TIME or v == SERVER_TIME else v) for k, v in doc.items()}
+    return {k: (sentinel if v == SERVER_TIME else v) for k, v in doc.items()}
 
 
 def _is_permanent(err: Exception) -> bool:
