@@ -22,7 +22,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="session")
 def emulator():
     """The official Firestore emulator, started once, with the project's rules loaded."""
-    rules = ROOT / "firestore.rules"
+    rules = Path(os.environ.get("TFWATCHER_TEST_RULES", ROOT / "firestore.rules"))
     ARTIFACTS.mkdir(exist_ok=True)
     emu = Emulator(rules=rules if rules.exists() else None,
                    log_path=str(ARTIFACTS / "firestore-emulator.log"))

@@ -73,8 +73,9 @@ def test_no_way_back_training_finishes_spools_and_sync_uploads(db, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "fit done" in result.stdout
-    warnings = [l for l in result.stderr.splitlines() if "could not be sent" in l]
-    assert len(warnings) == 1 and "20 batch points" in warnings[0]
+    warnings = [l for l in result.stderr.splitlines() if "NOT fully sent" in l]
+    assert len(warnings) == 1 and "20 batch points" in warnings[0], result.stderr[-3000:]
+    assert "sent" not in result.stdout.replace("some data not sent", ""), "no claim of data sent"
     assert str(tmp_path / "spool") in warnings[0]
     sid = result.stdout.split("Use this ID to monitor training for this session: ")[1].split()[0]
     assert cli.main(["sync", "--dir", str(tmp_path / "spool")]) == 0

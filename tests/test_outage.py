@@ -46,14 +46,17 @@ def test_transient_errors_are_retried_without_loss_or_duplicates(db, mocker):
     assert s.writer.stats["errors"] == 3
 
 
-@pytest.mark.parametrize("error", [gexc.PermissionDenied("no"), gexc.NotFound("no database")],
-                         ids=["PERMISSION_DENIED", "NOT_FOUND"])
-def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path, monkeypatch, error):
+@pytest.mark.parametrize("error, fix", [
+    (gexc.PermissionDenied("no"), "Cloud Datastore User"),
+    (gexc.NotFound("no database"), "has no Firestore database"),
+    (gexc.Unauthenticated("expired"), "Sign in again"),
+], ids=["PERMISSION_DENIED", "NOT_FOUND", "UNAUTHENTICATED"])
+def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path, monkeypatch, error, fix):
     monkeypatch.setattr("tfwatcher.writer.SPOOL_DIR", tmp_path)
     s = tfwatcher.Session(quiet=True, interval=0.1)
     patch = mocker.patch.object(WriteBatch, "commit", side_effect=error)
-    s.start()
-    with pytest.warns(RuntimeWarning, match="refused the writes") as warned:
+    with pytest.warns(RuntimeWarning, match="nothing is being sent") as warned:
+        s.start()  # found when the session is first used: the writer's first send
         for i in range(1, 101):
             s.log_batch({"loss": float(i)})
         s.log_epoch({"loss": 1.0}, epoch=1)
@@ -61,18 +64,19 @@ def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path
         assert not s.flush(10)
         for i in range(101, 111):  # after the writer is off: still no exception
             s.log_batch({"loss": float(i)})
-    assert len([w for w in warned if "refused" in str(w.message)]) == 1
+        assert not s.flush(1), "flush never claims data was sent when it was not"
+    messages = [str(w.message) for w in warned if "nothing is being sent" in str(w.message)]
+    assert len(messages) == 1 and fix in messages[0] and "tfwatcher sync" in messages[0]
     assert not s.enabled and patch.call_count == 1
-    assert len(list(tmp_path.glob("*.jsonl"))) == 1
-    # What comes after the writer went off is kept too, and spooled at exit (here: by hand).
-    assert s.writer.spool() is not None
-    assert len(list(tmp_path.glob("*.jsonl"))) == 2
+    spooled = list(tmp_path.glob("*.jsonl"))
+    assert len(spooled) == 1 and spooled[0].stat().st_mode & 0o777 == 0o600
     mocker.stopall()
     assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
     got = read_session(db, s.id)
     assert [p["step"] for p in got["points"]["train"]] == list(range(1, 111))
     assert sorted(got["epochs"]) == ["000001"]
     assert got["session"]["status"] == "finished"
+    assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
     assert not list(tmp_path.glob("*.jsonl"))
 
 

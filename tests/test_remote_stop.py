@@ -10,10 +10,15 @@ from tfwatcher import demo
 from tests.helpers import read_session, wait_until
 
 
-def run_fit_until_stopped(db, key_of):
+def run_fit_until_stopped(db, key_of, watcher=None, write=None):
+    """Fit until a stop request lands; returns the seconds from the request to fit's return.
+    `write(db, sid, run, key)` writes the request (default: this run's `control/stop-{run}`)."""
     (x, y), _ = demo.load_data("digits")
-    watcher = tfwatcher.callbacks.Watcher(quiet=True, test_batches=None)
+    watcher = watcher or tfwatcher.callbacks.Watcher(quiet=True, test_batches=None)
     sid = watcher.ref_id
+    run = watcher.session.run + 1  # the run this fit is about to start
+    write = write or (lambda db, sid, run, key: db.document(f"sessions/{sid}/control/stop-{run}").set(
+        {"key": key, "run": run, "at": time.time()}))
     marks = {}
 
     class Pace(keras.callbacks.Callback):
@@ -23,8 +28,8 @@ def run_fit_until_stopped(db, key_of):
                 self.model.stop_training = True  # safety net: the test fails below
 
     def press_stop():
-        wait_until(lambda: db.document(f"sessions/{sid}").get().get("status") == "running", 30)
-        db.document(f"sessions/{sid}/control/stop").set({"key": key_of(watcher.session), "at": time.time()})
+        wait_until(lambda: (db.document(f"sessions/{sid}").get().to_dict() or {}).get("run") == run, 30)
+        write(db, sid, run, key_of(watcher.session))
         marks["written"] = time.monotonic()
 
     thread = threading.Thread(target=press_stop)
@@ -34,6 +39,27 @@ def run_fit_until_stopped(db, key_of):
     thread.join()
     assert watcher.session.flush(20)
     return sid, stopped_after
+
+
+def test_a_stop_request_acts_on_its_own_run_only(db):
+    """One callback, two fits: the owner stops fit 1; that request (even rewritten with the
+    key, as a replay would) is worth nothing for fit 2, which only its own request stops."""
+    watcher = tfwatcher.callbacks.Watcher(quiet=True, test_batches=None)
+    sid, stopped_after = run_fit_until_stopped(db, lambda s: s.owner_key, watcher)
+    assert stopped_after < 2.0
+    assert read_session(db, sid)["session"]["status"] == "stopped"
+
+    def replay_run_1(db, sid, run, key):
+        assert run == 2
+        for doc in ("control/stop-1", "control/stop"):
+            db.document(f"sessions/{sid}/{doc}").set({"key": key, "run": 1, "at": time.time()})
+
+    _, stopped_after = run_fit_until_stopped(db, lambda s: s.owner_key, watcher, write=replay_run_1)
+    assert stopped_after >= 10, "a request for run 1 stopped run 2"
+    assert read_session(db, sid)["session"]["status"] == "finished"
+    _, stopped_after = run_fit_until_stopped(db, lambda s: s.owner_key, watcher)
+    assert stopped_after < 2.0, f"run 3 stopped {stopped_after:.2f} s after its own request"
+    assert read_session(db, sid)["session"]["run"] == 3
 
 
 def test_owner_stop_command_stops_fit_within_two_seconds(db):

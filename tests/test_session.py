@@ -15,23 +15,58 @@ def make(**kwargs):
     return tfwatcher.Session(quiet=True, interval=0.2, **kwargs)
 
 
-def test_session_is_created_with_owner_key_and_links(db):
+def test_session_is_created_on_first_use_with_owner_key_and_links(db):
     s = make(run_name="first")
     assert session_module.is_session_id(s.id)
-    stored = db.document(f"sessions/{s.id}").get().to_dict()
-    assert stored["schema"] == 1 and stored["status"] == "new" and stored["name"] == "first"
-    assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
     assert s.share_url.endswith(f"/s/{s.id}") and "#k=" not in s.share_url
     assert s.owner_url == f"{s.share_url}#k={s.owner_key}"
+    assert not db.document(f"sessions/{s.id}").get().exists, "nothing is written before first use"
+    s.start(mode="fit", epochs=1)
+    assert s.flush(15)
+    stored = db.document(f"sessions/{s.id}").get().to_dict()
+    assert stored["schema"] == 1 and stored["status"] == "running" and stored["name"] == "first"
+    assert stored["run"] == 1 and stored["created"] is not None
+    assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
+    s.finish()
 
 
-def test_existing_id_is_never_reused(db, monkeypatch):
-    db.document("sessions/aaaaaaa").set({"status": "finished", "schema": 1})
-    ids = iter(["aaaaaaa", "bbbbbbb"])
-    monkeypatch.setattr(session_module, "new_session_id", lambda: next(ids))
-    s = make()
-    assert s.id == "bbbbbbb"
-    assert db.document("sessions/aaaaaaa").get().to_dict() == {"status": "finished", "schema": 1}
+def test_building_sessions_and_callbacks_touches_no_network_and_unused_leave_nothing(db, monkeypatch):
+    """IDs are made locally (89 bits: no collision check), so construction needs no round
+    trip, starts no thread, and a callback never used writes nothing."""
+    import socket
+    import threading
+
+    import keras
+
+    threads = threading.active_count()
+    real_connect = socket.socket.connect
+    calls = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, *a: calls.append(a) or real_connect(self, *a))
+    t0 = time.perf_counter()
+    unused = [tfwatcher.callbacks.Watcher(quiet=True) for _ in range(3)]
+    unused.append(tfwatcher.callbacks.EpochEnd(schedule=1))
+    built = time.perf_counter() - t0
+    monkeypatch.undo()
+    assert calls == [], f"building callbacks opened connections: {calls}"
+    assert threading.active_count() == threads, "building a callback started a thread"
+    assert built < 1.0, f"building 4 callbacks took {built:.3f} s"
+    ids = {cb.session.id for cb in unused}
+    assert all(session_module.is_session_id(i) and len(i) == 18 for i in ids) and len(ids) == 4
+    assert all(not cb.session.writer.used for cb in unused)
+    for cb in unused:
+        assert cb.session.flush(1), "an unused session has nothing to send"
+    session_module._flush_at_exit()  # what the interpreter's exit does: nothing to do here
+    stored = {d.id for d in db.collection("sessions").stream()}
+    assert not ids & stored, "an unused callback left a session in Firestore"
+    assert keras  # the callbacks above are Keras callbacks
+
+
+def test_long_run_name_is_shortened_with_one_warning_wrong_type_raises():
+    with pytest.warns(UserWarning, match="keeping the first 200") as warned:
+        s = make(run_name="x" * 500)
+    assert s.run_name == "x" * 200 and len(warned) == 1
+    with pytest.raises(ValueError, match="run_name must be a string"):
+        make(run_name=["a"])
 
 
 def test_points_epochs_and_status_read_back_exactly(db):
@@ -132,7 +167,7 @@ def test_batch_writes_are_coalesced_to_one_per_send(db):
 
 
 def test_bad_arguments_raise_value_error():
-    for kwargs in ({"run_name": 5}, {"interval": 0}, {"interval": True}, {"heartbeat": -1},
+    for kwargs in ({"run_name": 5}, {"credentials": 5}, {"credentials": {"type": "nope"}}, {"interval": 0}, {"interval": True}, {"heartbeat": -1},
                    {"quiet": "yes"}, {"project": ""}, {"dashboard_url": "ftp://x"}):
         with pytest.raises(ValueError):
             tfwatcher.Session(**kwargs)

@@ -80,14 +80,30 @@ def read_local_state() -> dict | None:
 
 
 def _load_credentials(credentials):
-    if credentials is None or not isinstance(credentials, (str, os.PathLike)):
-        return credentials
+    """A path or the parsed JSON of a service-account key (a Kaggle secret, say) becomes
+    Credentials; a Credentials object is kept. Bad input is a ValueError now, not mid-run."""
+    if credentials is None:
+        return None
     from google.oauth2 import service_account
 
-    path = Path(credentials)
-    if not path.is_file():
-        raise ValueError(f"credentials file {str(path)!r} does not exist")
-    return service_account.Credentials.from_service_account_file(str(path))
+    if isinstance(credentials, dict):
+        try:
+            return service_account.Credentials.from_service_account_info(credentials)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"credentials: not a service-account key ({err})") from None
+    if isinstance(credentials, (str, os.PathLike)):
+        path = Path(credentials)
+        if not path.is_file():
+            raise ValueError(f"credentials file {str(path)!r} does not exist")
+        try:
+            return service_account.Credentials.from_service_account_file(str(path))
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"credentials file {str(path)!r} is not a service-account key "
+                             f"({err})") from None
+    if not hasattr(credentials, "before_request"):
+        raise ValueError("credentials must be a key file path, a service-account key dict or "
+                         f"google-auth Credentials; got {type(credentials).__name__}")
+    return credentials
 
 
 def resolve(project: str | None = None, credentials=None, dashboard_url: str | None = None) -> Target:
@@ -115,7 +131,9 @@ def resolve(project: str | None = None, credentials=None, dashboard_url: str | N
         return Target(project, emulator, dashboard.rstrip("/"))
     if creds is not None and not project:
         project = getattr(creds, "project_id", None)
-    if creds is None or not project:
+    # With a project named, credentials are looked up by the client on the writer thread
+    # (a failure there is one clear message, and the run is spooled): nothing here waits.
+    if not project:
         try:
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError
@@ -130,5 +148,14 @@ def resolve(project: str | None = None, credentials=None, dashboard_url: str | N
         except ImportError:  # pragma: no cover - google-auth comes with the client
             pass
     if not project:
+        from .access import missing_key_file
+
+        path = missing_key_file()
+        if path:
+            raise NotConfigured(
+                f"tfwatcher: GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist, "
+                f"so no project or credentials could be found and this run is not being recorded "
+                f"(training goes on). Point it at your service-account key file, or pass "
+                f"project= and credentials=. See docs/deploy.md.")
         raise NotConfigured(HOW_TO_CONFIGURE)
     return Target(project, None, (dashboard or f"https://{project}.web.app").rstrip("/"), creds)

@@ -15,6 +15,7 @@ The Keras callbacks use it; custom training loops and other frameworks use it di
 from __future__ import annotations
 
 import atexit
+import functools
 import math
 import platform
 import secrets
@@ -24,26 +25,18 @@ import time
 import warnings
 import weakref
 
-from . import config
+from . import access, config
+from .ids import is_session_id, new_session_id  # noqa: F401 (re-exported)
 from .values import scalar_metrics
 from .version import __version__
 from .writer import SERVER_TIME, Writer
 
-ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
-ID_LENGTH = 7
 STATUSES = ("running", "finished", "crashed", "stopped")
 KINDS = ("train", "test", "predict")
+MAX_RUN_NAME = 200
 _SESSIONS: "weakref.WeakSet[Session]" = weakref.WeakSet()
 _shared: "Session | None" = None
-_shared_lock = threading.Lock()
-
-
-def new_session_id() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(ID_LENGTH))
-
-
-def is_session_id(text: str) -> bool:
-    return isinstance(text, str) and len(text) == ID_LENGTH and all(c in ALPHABET for c in text)
+_shared_lock = threading.Lock()  # guards _shared only; Session() takes no other lock
 
 
 class Session:
@@ -66,9 +59,13 @@ class Session:
 
     def __init__(self, project: str | None = None, credentials=None, run_name: str = "",
                  dashboard_url: str | None = None, quiet: bool = False, interval: float = 1.0,
-                 heartbeat: float = 10.0, _create_timeout: float = 5.0):
-        if not isinstance(run_name, str) or len(run_name) > 200:
-            raise ValueError(f"run_name must be a string of at most 200 characters; got {run_name!r:.80}")
+                 heartbeat: float = 10.0):
+        if not isinstance(run_name, str):
+            raise ValueError(f"run_name must be a string; got {type(run_name).__name__} {run_name!r:.80}")
+        if len(run_name) > MAX_RUN_NAME:
+            warnings.warn(f"tfwatcher: run_name has {len(run_name)} characters; keeping the first "
+                          f"{MAX_RUN_NAME}", UserWarning, stacklevel=2)
+            run_name = run_name[:MAX_RUN_NAME]
         for name, value in (("interval", interval), ("heartbeat", heartbeat)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
@@ -78,15 +75,18 @@ class Session:
         self.status = "new"
         self.mode = None
         self.stop_requested = False
+        # Made locally: 89 random bits need no collision check, so building a session (and a
+        # callback) touches no network. The session document is written on first use.
         self.id = new_session_id()
         self.owner_key = secrets.token_urlsafe(24)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the counters below; never held while calling out
         self._steps = {kind: 0 for kind in KINDS}
         self._calls = {"evaluate": 0, "predict": 0}
         self._metrics: dict[str, None] = {}
         self.latest: dict[str, float] = {}
         self.progress = {"epoch": 0, "batch": 0, "step": 0}
         self.plan = {"epochs": None, "steps": None}
+        self.run = 0
         self._nan = False
         self.writer: Writer | None = None
         try:
@@ -97,16 +97,13 @@ class Session:
                 print(err, file=sys.stderr)
             return
         self.dashboard_url = self.target.dashboard_url
-        self._create(timeout=_create_timeout)
-        self.writer = Writer(self._client_for_writer, f"sessions/{self.id}",
-                             session_fields=self._live_fields, interval=interval, heartbeat=heartbeat)
-        if not self._created:
-            # Created late, by the writer (and spooled with the rest if it never can be).
-            # merge=True keeps whatever a retry or a later update already wrote.
-            self.writer.add_first(f"sessions/{self.id}/private/owner", {"key": self.owner_key})
-            self.writer.add_first(f"sessions/{self.id}", {**self._initial_doc(), "created": SERVER_TIME},
-                                  merge=True)
-        self.writer.listeners.append(self._listen_for_stop)
+        self.writer = Writer(self.target.client, f"sessions/{self.id}",
+                             session_fields=self._live_fields, interval=interval, heartbeat=heartbeat,
+                             explain=functools.partial(access.explain, project=self.target.project))
+        # Buffered only: they go out with the first thing logged (or the first start()).
+        self.writer.add_first(f"sessions/{self.id}/private/owner", {"key": self.owner_key})
+        self.writer.add_first(f"sessions/{self.id}", {**self._initial_doc(), "created": SERVER_TIME},
+                              merge=True)
         _SESSIONS.add(self)
         if not quiet:
             from .display import announce
@@ -127,63 +124,32 @@ class Session:
     def owner_url(self) -> str:
         return f"{self.share_url}#k={self.owner_key}" if self.target else ""
 
-    # ----- creation: one round trip before training, with a collision check ---------------------
-
-    def _create(self, timeout: float) -> None:
-        """Create the session document with `create()` (fails if the ID exists: draw another)."""
-        from google.api_core import exceptions as gexc
-        from google.cloud import firestore
-
-        self._client = None
-        doc = self._initial_doc()
-        try:
-            self._client = self.target.client()
-            for _ in range(5):
-                ref = self._client.document(f"sessions/{self.id}")
-                try:
-                    batch = self._client.batch()
-                    batch.create(ref, {**doc, "created": firestore.SERVER_TIMESTAMP,
-                                       "heartbeat": firestore.SERVER_TIMESTAMP})
-                    batch.set(ref.collection("private").document("owner"), {"key": self.owner_key})
-                    batch.commit(timeout=timeout, retry=None)
-                    self._created = True
-                    return
-                except gexc.AlreadyExists:
-                    self.id = new_session_id()
-            raise RuntimeError("could not find a free session ID")
-        except Exception as err:  # no network now: the writer creates it later
-            self._created = False
-            warnings.warn(f"tfwatcher: could not create the session in Firestore now "
-                          f"({type(err).__name__}); it will be retried in the background",
-                          RuntimeWarning, stacklevel=3)
-
-    def _client_for_writer(self):
-        return self._client or self.target.client()
-
     def _initial_doc(self) -> dict:
         versions = {"tfwatcher": __version__, "python": platform.python_version()}
         for module in ("tensorflow", "keras", "jax", "torch"):
             mod = sys.modules.get(module)
             if mod is not None and isinstance(getattr(mod, "__version__", None), str):
                 versions[module] = mod.__version__
-        return {"schema": 1, "status": "new", "mode": None, "name": self.run_name,
+        return {"schema": 1, "status": "new", "mode": None, "name": self.run_name, "run": 0,
                 "plan": dict(self.plan), "progress": dict(self.progress), "metrics": [],
                 "latest": [], "error": None, "ended": None, "versions": versions, "nan": False}
 
     # ----- remote stop ----------------------------------------------------------------------------
 
-    def _listen_for_stop(self, client) -> None:
-        """Watch `control/stop` (on the client's listener thread, never the training thread)."""
-        def on_change(snapshots, _changes, _read_time):
-            for snap in snapshots:
-                data = snap.to_dict() or {}
-                if data.get("key") == self.owner_key and self.status == "running":
-                    self.stop_requested = True
+    def _stop_listener(self, run: int):
+        """A listener (started by the writer thread with its client) for this run's stop
+        request, `control/stop-{run}`: a request for an earlier run is worth nothing."""
+        def listen(client):
+            def on_change(snapshots, _changes, _read_time):
+                for snap in snapshots:
+                    data = (snap.to_dict() or {}) if snap.exists else {}
+                    if (data.get("key") == self.owner_key and data.get("run") == run
+                            and self.run == run and self.status == "running"):
+                        self.stop_requested = True
 
-        try:
-            self._stop_watch = client.document(f"sessions/{self.id}/control/stop").on_snapshot(on_change)
-        except Exception as err:
-            warnings.warn(f"tfwatcher: remote stop unavailable ({type(err).__name__})", RuntimeWarning)
+            watch = client.document(f"sessions/{self.id}/control/stop-{run}").on_snapshot(on_change)
+            return watch.unsubscribe
+        return listen
 
     # ----- lifecycle ------------------------------------------------------------------------------
 
@@ -194,16 +160,28 @@ class Session:
         for name, value in (("epochs", epochs), ("steps", steps)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError(f"{name} must be a non-negative int or None; got {value!r}")
-        self.mode, self.status = mode, "running"
-        self.stop_requested = False
-        if mode in self._calls:
-            self._calls[mode] += 1
-        self.plan = {"epochs": epochs, "steps": steps}
+        with self._lock:
+            self.mode, self.status = mode, "running"
+            self.stop_requested = False
+            if mode in self._calls:
+                self._calls[mode] += 1
+            self.plan = {"epochs": epochs, "steps": steps}
+            self.run += 1
+            run = self.run
+        if run > 1:
+            try:
+                from .display import reveal
+
+                reveal(self)  # a later run: the owner link (concealed when the last ended) is back
+            except Exception:
+                pass
         if self.writer:
+            self.writer.reopen()
             self.writer.start_new_chunks()
+            self.writer.set_listener(self._stop_listener(run))
             self.writer.heartbeat_on(True)
             self.writer.update_session({"status": "running", "mode": mode, "plan": dict(self.plan),
-                                        "ended": None, "error": None}, urgent=True)
+                                        "run": run, "ended": None, "error": None}, urgent=True)
 
     def log_batch(self, metrics, epoch: int | None = None, batch: int | None = None,
                   seconds: float | None = None, kind: str = "train", step: int | None = None) -> int:
@@ -218,6 +196,7 @@ class Session:
     def _add_point(self, values: dict, epoch, batch, seconds, kind: str, step) -> int:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+        first_nan = False
         with self._lock:
             if step is None:
                 step = self._steps[kind] + 1
@@ -226,13 +205,16 @@ class Session:
                 epoch = epoch if epoch is not None else max(self.progress["epoch"], 1)
                 batch = batch if batch is not None else self.progress["batch"] + 1
                 self.progress = {"epoch": epoch, "batch": batch, "step": step}
-                self._note(values)
+                first_nan = self._note(values)
             else:
                 epoch = epoch if epoch is not None else max(self._calls.get(
                     "evaluate" if kind == "test" else "predict", 1), 1)
                 batch = batch if batch is not None else step
+        # The writer is called only after our lock is released (lock discipline: writer.py).
         if self.writer:
             self.writer.add_point(kind, step, epoch, batch, _float_or_none(seconds), time.time(), values)
+            if first_nan:
+                self.writer.update_session({"nan": True}, urgent=True)
         return step
 
     def train_step(self) -> int:
@@ -266,7 +248,7 @@ class Session:
             else:
                 epoch = epoch if epoch is not None else max(self._calls[kind], 1)
                 doc_id = f"{kind}-{epoch:06d}"
-            self._note(values, epoch_level=True)
+            first_nan = self._note(values, epoch_level=True)
             if step is None:
                 step = self._steps["train"]
             else:
@@ -278,8 +260,12 @@ class Session:
                "time": time.time()}
         if self.writer:
             self.writer.add_epoch(doc_id, doc)
+            if first_nan:
+                self.writer.update_session({"nan": True}, urgent=True)
 
-    def _note(self, values: dict, epoch_level: bool = False) -> None:
+    def _note(self, values: dict, epoch_level: bool = False) -> bool:
+        """Update the metric names and latest values (lock held). True on the first
+        non-finite loss, which the caller reports once the lock is released."""
         metrics = self._metrics
         latest = self.latest
         for name, value in values.items():
@@ -290,8 +276,8 @@ class Session:
         loss = values.get("loss")
         if loss is not None and not self._nan and not math.isfinite(loss):
             self._nan = True
-            if self.writer:
-                self.writer.update_session({"nan": True}, urgent=True)
+            return True
+        return False
 
     def _live_fields(self) -> dict:
         with self._lock:
@@ -302,8 +288,10 @@ class Session:
                wait: float | None = 0) -> bool:
         """End the run: `finished`, `crashed` (with `error`) or `stopped`.
 
-        Returns at once by default (the writer goes on sending); `wait` seconds to block until
-        everything is committed. Returns True if all was committed within `wait`.
+        Returns at once by default (the writer goes on sending, then its thread ends); `wait`
+        seconds to block until everything is committed. Returns True only if everything was
+        committed to Firestore: False while some is still on its way, and after an access
+        error (what was logged is then in the spool, for `tfwatcher sync`).
         """
         if status not in ("finished", "crashed", "stopped"):
             raise ValueError(f"status must be finished, crashed or stopped; got {status!r}")
@@ -315,13 +303,48 @@ class Session:
             fields["error"] = {"type": type(error).__name__, "message": str(error)[:2000]}
         self.writer.update_session(fields, urgent=True)
         self.writer.heartbeat_on(False)
+        self.writer.close_when_idle()
+        try:
+            from .display import conceal
+
+            conceal(self)  # the owner link leaves the notebook's saved output
+        except Exception:  # display is a courtesy; it never breaks a run
+            pass
         if wait:
             return self.writer.flush(wait)
-        return self.writer.pending() == 0
+        return not self.writer.disabled and self.writer.pending() == 0
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Block until everything logged so far is in Firestore, or `timeout` passes."""
+        """Block until everything logged so far is in Firestore, or `timeout` passes.
+        True only if it all was committed (see `finish`)."""
         return self.writer.flush(timeout) if self.writer else False
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Finish the run if it is still open, send what is left (up to `timeout` seconds,
+        then spool the rest) and end the writer's thread, client and listener.
+        Returns True if everything was committed."""
+        if not self.writer:
+            return False
+        if self.status == "running":
+            self.finish("stopped" if self.stop_requested else "finished")
+        ok = self.writer.flush(timeout) if self.writer.used else True
+        if not ok:
+            self.writer.spool(final=True)
+        self.writer.stop()
+        return ok
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, exc_type, exc, _tb) -> None:
+        if self.status == "running":
+            if exc is None:
+                self.finish("stopped" if self.stop_requested else "finished")
+            elif isinstance(exc, KeyboardInterrupt):
+                self.finish("stopped")
+            else:
+                self.finish("crashed", error=exc)
+        self.close()
 
     def __repr__(self) -> str:
         return f"<tfwatcher.Session {self.id} {self.status}>"
@@ -341,25 +364,26 @@ def shared_session(**kwargs) -> Session:
 
 
 def _flush_at_exit() -> None:
-    """At interpreter exit, wait a bounded time for every writer, then say what is left."""
+    """At interpreter exit, wait a bounded time for every writer, spool what is left and
+    say so: never "sent" for what was not."""
     import os
 
     timeout = float(os.environ.get("TFWATCHER_EXIT_TIMEOUT", "10"))
     deadline = time.monotonic() + timeout
     for session in list(_SESSIONS):
         writer = session.writer
-        if writer is None:
+        if writer is None or not writer.used:  # never used: nothing was ever meant to be sent
             continue
         if session.status == "running":
             session.finish("crashed" if getattr(sys, "last_value", None) else "stopped")
         if writer.disabled or not writer.flush(max(0.1, deadline - time.monotonic())):
-            points = writer.buffered_points()
-            docs = writer.pending()
-            path = writer.spool()
-            if path:
-                print(f"tfwatcher: {points} batch points ({docs} documents) of session {session.id} "
-                      f"could not be sent; saved in {path}. Upload them with `tfwatcher sync`.",
-                      file=sys.stderr)
+            writer.spool(final=True)
+            points, docs = writer.stats["spooled_points"], writer.stats["spooled_docs"]
+            why = writer.reason or "Firestore could not be reached in time"
+            if writer.spool_path and writer.spool_path.exists():
+                print(f"tfwatcher: session {session.id} was NOT fully sent ({why}). "
+                      f"{points} batch points ({docs} documents) are saved in {writer.spool_path}; "
+                      f"upload them with `tfwatcher sync`.", file=sys.stderr)
 
 
 atexit.register(_flush_at_exit)

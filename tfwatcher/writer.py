@@ -1,8 +1,9 @@
 """The background writer: the only place that talks to Firestore while training runs.
 
-Hooks on the training thread call `add_point`, `add_epoch` and `update_session`; each takes a
-lock, appends to an in-memory buffer and returns (a few microseconds). A daemon thread wakes
-every `interval` seconds, takes what is pending and commits it in batched writes:
+Hooks on the training thread call `add_point`, `add_epoch` and `update_session`; each takes
+the writer's lock, appends to an in-memory buffer and returns (a few microseconds). A thread
+of the writer's own, started on first use, wakes every `interval` seconds, takes what is
+pending and commits it in batched writes:
 
 * batch points go into chunk documents (`batches/{kind}-{index}`); the open chunk is rewritten
   whole, so a retry or a repeat is harmless and batch logging costs at most one write per
@@ -10,10 +11,23 @@ every `interval` seconds, takes what is pending and commits it in batched writes
 * each epoch is one document with a deterministic ID;
 * the session document is updated on status changes and every `heartbeat` seconds.
 
-Transient errors are retried with capped exponential backoff and jitter, keeping the data.
-A permanent error (no permission, no database) is one warning, then the writer spools what it
-holds to a local file (`tfwatcher sync` uploads it later) and stops. It never raises into the
-caller.
+Nothing taken for a send is ever dropped: whatever fails (creating the client, encoding a
+document, a commit, a retry) puts every write that was not committed back in the queue.
+Transient errors are retried with capped exponential backoff and jitter. A permanent error
+(no credentials, no permission, no database: see `tfwatcher.access`) is one message that
+names the fix; from then on everything held, and everything logged later, is appended to a
+spool file (0600, `tfwatcher sync` uploads it once access is fixed). The writer never raises
+into the caller.
+
+Lifetime: the thread starts with the first document, and ends (closing its Firestore client
+and the listener it started) once the session's run has ended (`close_when_idle`) and nothing
+is left to send, or on `stop()`. A later document starts a new thread.
+
+Locks: `Writer._lock` guards the buffers and flags and nothing else. (`Writer._spool_lock`
+serialises spooling; it is taken before `_lock`, never after.) While holding it
+the writer calls no other object (not the session's `session_fields`, not a listener, not the
+client); the session likewise never calls the writer while holding `Session._lock`. So the two
+locks are never held together and there is no lock order to get wrong.
 """
 
 from __future__ import annotations
@@ -109,32 +123,53 @@ class _Chunk:
         return doc
 
 
+class _Connection:
+    """What one writer thread opened: its client and the listener it started. Owned and
+    released by that thread alone."""
+
+    __slots__ = ("client", "unsubscribe", "listener_gen")
+
+    def __init__(self):
+        self.client = None
+        self.unsubscribe = None
+        self.listener_gen = 0
+
+
 class Writer:
-    """Buffers documents for one session and commits them from a daemon thread.
+    """Buffers documents for one session and commits them from a thread of its own.
 
     Args:
-        client_factory: returns a Firestore client; called once, lazily, on the writer thread.
+        client_factory: returns a Firestore client; called lazily, on the writer thread.
         session_path: `sessions/{sid}`.
-        session_fields: called on the writer thread at each heartbeat; returns the session
-            document's live fields (progress, latest values).
+        session_fields: called on the writer thread (never under the writer's lock) when the
+            session document is sent; returns its live fields (progress, latest values).
         interval: seconds between sends. Defaults to 1.0.
         heartbeat: seconds between session-document heartbeats. Defaults to 10.0.
         commit_timeout: seconds one commit may take before it is retried. Defaults to 10.0.
+        backoff_cap: longest wait between retries, in seconds. Defaults to 30.0.
+        explain: turns a permanent error into the message shown to the user. Defaults to
+            `tfwatcher.access.explain`.
+        autostart: start the thread on first use. Defaults to True; tests that drive the
+            writer step by step (`step()`) pass False.
     """
 
     def __init__(self, client_factory: Callable, session_path: str,
                  session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
-                 heartbeat: float = 10.0, commit_timeout: float = 10.0, backoff_cap: float = 30.0):
+                 heartbeat: float = 10.0, commit_timeout: float = 10.0, backoff_cap: float = 30.0,
+                 explain: Callable[[BaseException], str] | None = None, autostart: bool = True):
         self._client_factory = client_factory
-        self._client = None
         self.session_path = session_path
         self._session_fields = session_fields or (lambda: {})
+        self._explain = explain
         self.interval = interval
         self.heartbeat = heartbeat
         self.commit_timeout = commit_timeout
         self.backoff_cap = backoff_cap
+        self._autostart = autostart
 
         self._lock = threading.Lock()
+        self._spool_lock = threading.Lock()  # one spool at a time, so one that returns has
+        # seen every earlier one land on disk (taken before `_lock`, never the other way)
         self._idle = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._open: dict[str, _Chunk] = {}
@@ -149,17 +184,31 @@ class Writer:
         self._inflight = 0
         self._failures = 0
         self._retry_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._closing = False                    # the run ended: the thread ends once idle
+        self._stopping = False                   # stop(): the thread ends after this round
+        self._listener: Callable | None = None   # listener(client) -> unsubscribe callable
+        self._listener_gen = 0
+        self._conn = _Connection()               # used by whichever thread runs the rounds
+        self.used = False                        # anything was ever handed to this writer
         self.disabled = False                    # set after a permanent error
+        self.reason: str | None = None           # the message given when it was set
+        self.spool_path: Path | None = None
         self.warned: set[str] = set()
         self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0,
-                      "thinned": 0}
+                      "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0}
         self.on_send: Callable[[list], None] | None = None  # test and benchmark hook
-        self.listeners: list[Callable] = []     # run once on the writer thread with the client
-        self._thread = threading.Thread(target=self._run, name=f"tfwatcher-writer-{session_path}",
-                                        daemon=True)
-        self._thread.start()
 
     # ----- called from hooks: no I/O, no waiting beyond a short lock --------------------------
+
+    def _use_locked(self) -> None:
+        """Mark the writer used and make sure a thread will send it (lock held)."""
+        self.used = True
+        if self._thread is None and self._autostart:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=f"tfwatcher-writer-{self.session_path}")
+            self.stats["threads"] += 1
+            self._thread.start()
 
     def add_point(self, kind: str, step: int, epoch: int, batch: int, seconds: float,
                   t: float, metrics: dict) -> None:
@@ -169,6 +218,8 @@ class Writer:
                 index = self._next_index.get(kind, 0)
                 chunk = self._open[kind] = _Chunk(kind, index)
                 self._next_index[kind] = index + 1
+                if self._thread is None:
+                    self._use_locked()
             chunk.add(step, epoch, batch, seconds, t, metrics)
             self.stats["points"] += 1
             if chunk.overfull():
@@ -178,18 +229,20 @@ class Writer:
     def add_epoch(self, doc_id: str, doc: dict) -> None:
         with self._lock:
             self._epochs[doc_id] = doc
+            self._use_locked()
 
     def add_first(self, path: str, doc: dict, merge: bool = False) -> None:
-        """A document to write before anything else (a session created late)."""
+        """A document to write before anything else (the session's own, created on first use).
+        Buffered only: it goes out with the first document logged."""
         with self._lock:
             self._first[path] = (doc, merge)
-        self._wake.set()
 
     def update_session(self, fields: dict, urgent: bool = False) -> None:
         """Merge `fields` into the session document; `urgent` sends on the next tick."""
         with self._lock:
             self._session.update(fields)
             self._session_urgent = self._session_urgent or urgent
+            self._use_locked()
         if urgent:
             self._wake.set()
 
@@ -204,27 +257,65 @@ class Writer:
                     self._closed[chunk.doc_id] = chunk.to_doc()
                 del self._open[kind]
 
+    def set_listener(self, listener: Callable | None) -> None:
+        """`listener(client)` is started on the writer thread with its client and returns a
+        callable that ends it; a new one replaces (and ends) the previous one."""
+        with self._lock:
+            self._listener = listener
+            self._listener_gen += 1
+        self._wake.set()
+
+    def reopen(self) -> None:
+        """A new run starts: the thread stays until that run ends too."""
+        with self._lock:
+            self._closing = False
+            self._stopping = False
+
+    def close_when_idle(self) -> None:
+        """The run ended: the thread ends (client and listener closed) once all is sent."""
+        with self._lock:
+            self._closing = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the thread after its current round, sent or not (see `close` in Session)."""
+        with self._lock:
+            self._stopping = True
+            self._closing = True
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     # ----- waiting ----------------------------------------------------------------------------
 
     def pending(self) -> int:
-        """Documents not yet committed (including in flight)."""
+        """Documents neither committed nor spooled yet (including those in flight)."""
         with self._lock:
             return self._pending_locked()
 
     def _pending_locked(self) -> int:
-        return (len(self._first) + len(self._closed) + len(self._epochs)
+        return (len(self._first) * bool(self._closed or self._epochs or self._open
+                                        or self._session or self._inflight)
+                + len(self._closed) + len(self._epochs)
                 + sum(c.dirty for c in self._open.values())
                 + (1 if self._session or self._session_urgent else 0) + self._inflight)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything now; wait up to `timeout` seconds. True if all was committed."""
+        """Send everything now; wait up to `timeout` seconds. True only if all of it was
+        committed to Firestore (False after a permanent error, when it went to the spool)."""
         if self.disabled:
+            self.spool(final=True)
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             # While running, the live fields (progress, latest values) go now too.
             if self._session or self._heartbeat_on:
                 self._session_urgent = True
+            if self._pending_locked():
+                self._use_locked()
         self._retry_at = 0.0  # a caller waiting is worth a retry now, not after the backoff
         self._wake.set()
         with self._idle:
@@ -234,27 +325,57 @@ class Writer:
                     return False
                 self._idle.wait(0.25 if remaining is None else min(remaining, 0.25))
                 self._wake.set()
-        return not self.disabled
+        if self.disabled:
+            self.spool(final=True)
+            return False
+        return True
 
     # ----- the writer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            self._bound_memory()
+        try:
+            while True:
+                self._wake.wait(self.interval)
+                self._wake.clear()
+                self._round(time.monotonic())
+                with self._idle:
+                    self._idle.notify_all()
+                    done = (self._stopping
+                            or (self._closing and not self._pending_locked()))
+                    if done:
+                        self._thread = None  # a later document starts a new thread
+                if done:
+                    return
+        finally:
+            self._release()
+
+    def step(self) -> None:
+        """One round now, ignoring any backoff (tests drive an `autostart=False` writer)."""
+        self._retry_at = 0.0
+        self._round(time.monotonic())
+
+    def _round(self, now: float) -> None:
+        try:
             if self.disabled:
-                continue  # keeps bounding memory until the spool at exit
-            now = time.monotonic()
+                self.spool(final=self._closing)
+                return
+            self._bound_memory()
             if now >= self._retry_at:
+                self._send_round(now)
+        except Exception as err:  # a bug of ours: keep the data, warn, try again later
+            self._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
+            self._failures += 1
+            self._retry_at = time.monotonic() + self._backoff()
+
+    def _release(self) -> None:
+        """End what this thread opened: the listener, then the client's channels."""
+        conn, self._conn = self._conn, _Connection()
+        for close in (conn.unsubscribe, getattr(conn.client, "close", None)):
+            if close is not None:
                 try:
-                    self._send_round(now)
-                except Exception as err:  # never let the thread die silently
-                    self._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
-                    self._failures += 1
-                    self._retry_at = time.monotonic() + self._backoff()
-            with self._idle:
-                self._idle.notify_all()
+                    close()
+                except Exception:  # closing is best effort; nothing is lost here
+                    pass
 
     def buffered_points(self) -> int:
         """Points held in chunks that are not (or not wholly) committed yet."""
@@ -265,8 +386,9 @@ class Writer:
     def _bound_memory(self) -> None:
         """Thin the oldest waiting chunks while more than MAX_BUFFERED_POINTS wait.
 
-        Runs on the writer thread. A thinned chunk keeps, per window of THIN_WINDOW points,
-        the points where its first metric is lowest and highest and the window's last point:
+        Only while Firestore is unreachable for long (after a permanent error everything goes
+        to the spool instead). A thinned chunk keeps, per window of THIN_WINDOW points, the
+        points where its first metric is lowest and highest and the window's last point:
         real points with their own steps, so spikes and the trend survive. Epochs are never
         thinned or dropped.
         """
@@ -290,6 +412,11 @@ class Writer:
 
     def _take(self, now: float) -> list[tuple[str, str, dict, bool]]:
         """Pending writes, oldest kinds first, the session document last."""
+        with self._lock:
+            due = self._heartbeat_on and now - self._last_heartbeat >= self.heartbeat
+            live_wanted = self._session_urgent or due
+        # The session's fields are read without holding our lock (see the module docstring).
+        live = self._session_fields() if live_wanted else {}
         writes: list[tuple[str, str, dict, bool]] = []  # (what, path, doc, merge)
         with self._lock:
             for path, (doc, merge) in self._first.items():
@@ -311,16 +438,17 @@ class Writer:
             for doc_id, doc in self._epochs.items():
                 writes.append(("epoch", f"{self.session_path}/epochs/{doc_id}", doc, False))
             self._epochs = {}
-            due = self._heartbeat_on and now - self._last_heartbeat >= self.heartbeat
             if self._session_urgent or due or (self._session and not self._heartbeat_on):
-                fields = {}
-                if self._heartbeat_on or self._session_urgent:
-                    fields.update(self._session_fields())
+                fields = dict(live)
                 fields.update(self._session)
                 fields["heartbeat"] = SERVER_TIME
                 self._session = {}
                 self._session_urgent = False
                 writes.append(("session", self.session_path, fields, True))
+            if writes and len(writes) == sum(w[0] == "first" for w in writes):
+                # Only the session's own documents: they wait for something to go with.
+                self._first = {path: (doc, merge) for _w, path, doc, merge in writes}
+                writes = []
             self._inflight = len(writes)
             backlog = self._pending_locked()
             if backlog > self.stats["max_backlog"]:
@@ -328,71 +456,93 @@ class Writer:
         return writes
 
     def _requeue(self, writes) -> None:
+        """Put writes back (none committed): older copies never replace newer ones."""
         with self._lock:
-            for what, path, doc, _merge in writes:
-                doc_id = path.rsplit("/", 1)[-1]
-                if what == "first":
-                    self._first.setdefault(path, (doc, _merge))
-                elif what == "closed":
-                    self._closed.setdefault(doc_id, doc)
-                elif what == "open":
-                    chunk = self._open.get(doc["kind"])
-                    if chunk is not None and chunk.doc_id == doc_id:
-                        chunk.dirty = True
-                    elif doc_id not in self._closed:
-                        # Closed since; its closed copy was sent already, so resend this one.
-                        self._closed[doc_id] = doc
-                elif what == "epoch":
-                    self._epochs.setdefault(doc_id, doc)
-                else:
-                    doc = {k: v for k, v in doc.items() if k != "heartbeat"}
-                    self._session = {**doc, **self._session}
-                    self._session_urgent = True
+            self._requeue_locked(writes)
+
+    def _requeue_locked(self, writes) -> None:
+        for what, path, doc, merge in writes:
+            doc_id = path.rsplit("/", 1)[-1]
+            if what == "first":
+                self._first.setdefault(path, (doc, merge))
+            elif what == "closed":
+                self._closed.setdefault(doc_id, doc)
+            elif what == "open":
+                chunk = self._open.get(doc["kind"])
+                if chunk is not None and chunk.doc_id == doc_id:
+                    chunk.dirty = True
+                elif doc_id not in self._closed:
+                    # Closed since; its closed copy was sent already, so resend this one.
+                    self._closed[doc_id] = doc
+            elif what == "epoch":
+                self._epochs.setdefault(doc_id, doc)
+            else:
+                doc = {k: v for k, v in doc.items() if k != "heartbeat"}
+                self._session = {**doc, **self._session}
+                self._session_urgent = True
 
     def _send_round(self, now: float) -> None:
         writes = self._take(now)
+        conn = self._conn
         if not writes:
+            if conn.client is not None:
+                self._sync_listener(conn)
             return
+        committed = 0
         try:
-            if self._client is None:
-                self._client = self._client_factory()
-                for start_listener in self.listeners:
-                    start_listener(self._client)
-            groups = _group(writes)
-            for i, group in enumerate(groups):
-                try:
-                    self._commit(group)
-                except Exception:
-                    self._requeue([w for g in groups[i:] for w in g])
-                    raise
-                finally:
-                    with self._lock:
-                        self._inflight = max(0, self._inflight - len(group))
+            if conn.client is None:
+                conn.client = self._client_factory()
+            self._sync_listener(conn)
+            for group in _group(writes):
+                self._commit(conn.client, group)
+                committed += len(group)
+                with self._lock:
+                    self._inflight = max(0, self._inflight - len(group))
             if self._failures:
                 log.info("tfwatcher: connection back; sent the backlog")
             self._failures = 0
             if any(w[0] == "session" for w in writes):
                 self._last_heartbeat = now
         except Exception as err:
+            # Whatever failed (client, encoding, commit), nothing taken is dropped.
             with self._lock:
+                self._requeue_locked(writes[committed:])
                 self._inflight = 0
             self.stats["errors"] += 1
-            if _is_permanent(err):
+            from .access import is_permanent
+
+            if is_permanent(err):
                 self._go_offline(err)
                 return
             self._failures += 1
-            delay = self._backoff()
-            self._retry_at = time.monotonic() + delay
-            self._warn_once("transient", f"tfwatcher: cannot reach Firestore ({type(err).__name__}); "
-                                         f"keeping the data and retrying in the background")
+            self._retry_at = time.monotonic() + self._backoff()
+            self._warn_once("transient", f"tfwatcher: cannot reach Firestore ({type(err).__name__}: "
+                                         f"{_short(err)}); keeping the data and retrying in the "
+                                         f"background")
 
-    def _commit(self, group) -> None:
+    def _sync_listener(self, conn: _Connection) -> None:
+        """Start the newest listener with this thread's client (ending the previous one)."""
+        with self._lock:
+            listener, gen = self._listener, self._listener_gen
+        if gen == conn.listener_gen:
+            return
+        conn.listener_gen = gen
+        old, conn.unsubscribe = conn.unsubscribe, None
+        try:
+            if old is not None:
+                old()
+            if listener is not None:
+                conn.unsubscribe = listener(conn.client)
+        except Exception as err:
+            self._warn_once("listener", f"tfwatcher: remote stop unavailable ({type(err).__name__})")
+
+    def _commit(self, client, group) -> None:
         from google.cloud import firestore
 
-        batch = self._client.batch()
+        batch = client.batch()
         for _what, path, doc, merge in group:
-            ref = self._client.document(path)
-            batch.set(ref, _with_server_time(doc, firestore.SERVER_TIMESTAMP), merge=merge)
+            batch.set(client.document(path), _with_server_time(doc, firestore.SERVER_TIMESTAMP),
+                      merge=merge)
         if self.on_send:
             self.on_send(group)
         batch.commit(retry=None, timeout=self.commit_timeout)
@@ -404,35 +554,73 @@ class Writer:
         return base * random.uniform(0.5, 1.0)
 
     def _go_offline(self, err) -> None:
+        explain = self._explain
+        if explain is None:
+            from .access import explain
+        reason = explain(err)
+        self.reason = reason
         self.disabled = True
-        spooled = self.spool()
-        where = f"; what it held is saved in {spooled} (upload later with `tfwatcher sync`)" if spooled else ""
-        self._warn_once("permanent", f"tfwatcher: Firestore refused the writes ({type(err).__name__}: "
-                                     f"{_short(err)}); recording stops, training goes on{where}")
+        spooled = self.spool(final=self._closing)
+        where = (f"Everything this run logs is saved in {spooled}; once that is fixed, "
+                 f"`tfwatcher sync` uploads it." if spooled else
+                 "Everything this run logs is saved under "
+                 f"{SPOOL_DIR}; once that is fixed, `tfwatcher sync` uploads it.")
+        self._warn_once("permanent", f"tfwatcher: nothing is being sent to Firestore: {reason}\n"
+                                     f"Training goes on. {where}")
         with self._idle:
             self._idle.notify_all()
 
-    def spool(self) -> Path | None:
-        """Save every uncommitted document to a local JSON-lines file; return its path."""
+    def spool(self, final: bool = True) -> Path | None:
+        """Append every document not yet committed to this writer's spool file (JSON lines,
+        readable by its owner only) and return the file's path, or None if there was nothing.
+
+        `final` also takes the open chunks (later points start new ones). If the file cannot
+        be written, the documents stay queued and the next call tries again.
+        """
+        with self._spool_lock:
+            return self._spool(final)
+
+    def _spool(self, final: bool) -> Path | None:
         with self._lock:
-            for chunk in self._open.values():
-                if chunk.dirty:  # a clean open chunk is in Firestore already
-                    self._closed[chunk.doc_id] = chunk.to_doc()
-            self._open = {}
-            rows = [(path, d, merge) for path, (d, merge) in self._first.items()]
-            rows += [(f"{self.session_path}/batches/{i}", d, False) for i, d in self._closed.items()]
-            rows += [(f"{self.session_path}/epochs/{i}", d, False) for i, d in self._epochs.items()]
+            if final:
+                for kind, chunk in list(self._open.items()):
+                    if chunk.dirty:  # a clean open chunk is in Firestore already
+                        self._closed[chunk.doc_id] = chunk.to_doc()
+                    del self._open[kind]
+            rows = [("first", path, d, merge) for path, (d, merge) in self._first.items()]
+            rows += [("closed", f"{self.session_path}/batches/{i}", d, False)
+                     for i, d in self._closed.items()]
+            rows += [("epoch", f"{self.session_path}/epochs/{i}", d, False)
+                     for i, d in self._epochs.items()]
             if self._session:
-                rows.append((self.session_path, dict(self._session), True))
+                rows.append(("session", self.session_path, dict(self._session), True))
             self._first, self._closed, self._epochs, self._session = {}, {}, {}, {}
+            self._session_urgent = False
         if not rows:
             return None
-        SPOOL_DIR.mkdir(parents=True, exist_ok=True)
-        path = SPOOL_DIR / f"{self.session_path.replace('/', '-')}-{int(time.time() * 1000)}.jsonl"
-        with open(path, "w") as f:
-            for doc_path, doc, merge in rows:
-                f.write(json.dumps({"path": doc_path, "merge": merge, "doc": doc}, allow_nan=True) + "\n")
+        try:
+            path = self._write_spool(rows)
+        except Exception as err:
+            self._requeue(rows)
+            self._warn_once("spool", f"tfwatcher: could not save unsent data to {SPOOL_DIR} "
+                                     f"({type(err).__name__}: {_short(err)}); keeping it in memory")
+            return None
+        self.stats["spooled_docs"] += len(rows)
+        self.stats["spooled_points"] += sum(d.get("n", 0) for w, _p, d, _m in rows if w == "closed")
         return path
+
+    def _write_spool(self, rows) -> Path:
+        if self.spool_path is None:
+            SPOOL_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            name = f"{self.session_path.replace('/', '-')}-{int(time.time() * 1000)}.jsonl"
+            self.spool_path = SPOOL_DIR / name
+        text = "".join(json.dumps({"path": p, "merge": m, "doc": d}, allow_nan=True) + "\n"
+                       for _w, p, d, m in rows)
+        # Created 0600: the session document's owner key may be in it.
+        fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(text)
+        return self.spool_path
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self.warned:
@@ -490,13 +678,6 @@ def _estimate(doc: dict) -> int:
 
 def _with_server_time(doc: dict, sentinel) -> dict:
     return {k: (sentinel if v == SERVER_TIME else v) for k, v in doc.items()}
-
-
-def _is_permanent(err: Exception) -> bool:
-    from google.api_core import exceptions as gexc
-
-    return isinstance(err, (gexc.PermissionDenied, gexc.NotFound, gexc.Unauthenticated,
-                            gexc.InvalidArgument, gexc.FailedPrecondition))
 
 
 def _short(err: Exception) -> str:
