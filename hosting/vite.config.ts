@@ -2,6 +2,11 @@ import { defineConfig } from "vite";
 import { VitePWA } from "vite-plugin-pwa";
 
 export default defineConfig({
+  server: {
+    // src/sid.ts imports the one session ID format, tfwatcher/sid_format.json, from outside
+    // this folder: let the dev server serve that file (the build inlines it).
+    fs: { allow: [".", "../tfwatcher/sid_format.json"] },
+  },
   build: {
     target: "es2022",
     sourcemap: false,

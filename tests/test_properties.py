@@ -5,7 +5,9 @@
   naming the value; never another exception;
 * metric names and values: whatever is logged through `Session.log_batch`/`log_epoch` reads
   back from the emulator as sent (NaN as NaN, ints as floats);
-* session IDs: `is_session_id` is exactly "7 characters of ALPHABET";
+* session IDs (tfwatcher/sid_format.json): `is_session_id` is exactly "18 (or, legacy, 7)
+  characters of the alphabet"; `parse` recovers the ID from any way people type or paste it
+  and otherwise raises a clear ValueError;
 * `fit()` with a Watcher on generated schedules and generated logs never raises, and stores
   exactly the epochs and batches its schedules select.
 
@@ -13,14 +15,18 @@ Tests that talk to the emulator keep one session per test function (rotated ever
 examples so that the session document stays far under 1 MiB with 1,500-character names),
 give every example its own epoch numbers and flush once per example.
 
-Cases generated: 600 + 200 + 30 + 100 + 100 + 150 + 150 + 60 + 20 = 1,410.
+Cases generated: 600 + 200 + 30 + 100 + 100 + 150 + 150 + 60 + 300 + 100 + 300 + 20 = 2,110.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import re
 import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tfwatcher
-from tfwatcher import session as session_module
+from tfwatcher import ids
 from tfwatcher.schedule import Schedule
 from tests.helpers import epoch_metrics, read_session
 
@@ -204,7 +210,7 @@ def test_epoch_end_with_its_own_session_validates_schedules(db):
                                                                     interval=0.2), value)
         if got is not None:
             callback, expected = got
-            assert session_module.is_session_id(callback.ref_id)
+            assert ids.is_session_id(callback.ref_id)
             check_selection(callback._epochs, expected)
 
     run()
@@ -337,44 +343,159 @@ def test_int_too_large_for_a_float_does_not_raise(db):
 
 
 # ----- session IDs ----------------------------------------------------------------------------
+# The reference reads tfwatcher/sid_format.json itself, so these properties check the package
+# against the file, not against its own constants.
 
-ALPHABET = session_module.ALPHABET
+SID_FORMAT = json.loads((Path(tfwatcher.__file__).with_name("sid_format.json")).read_text())
+ALPHABET = SID_FORMAT["alphabet"]
+LENGTH = SID_FORMAT["length"]
+LEGACY = SID_FORMAT["legacy_length"]
+UPPER = ALPHABET.upper()
 
 
 def reference_is_id(text) -> bool:
-    return isinstance(text, str) and len(text) == 7 and all(c in ALPHABET for c in text)
+    return isinstance(text, str) and len(text) in (LENGTH, LEGACY) and all(c in ALPHABET for c in text)
+
+
+def test_the_format_file_gives_at_least_80_bits_without_look_alikes():
+    assert len(set(ALPHABET)) == len(ALPHABET) == 31
+    assert not set("01ilo") & set(ALPHABET)
+    assert LENGTH * math.log2(len(ALPHABET)) >= 80          # 18 x log2(31) = 89.2 bits
+    assert LEGACY == 7 and LENGTH % SID_FORMAT["group"] == 0
+    assert (ids.ALPHABET, ids.LENGTH, ids.LEGACY_LENGTH) == (ALPHABET, LENGTH, LEGACY)
+
+
+def test_the_format_is_written_down_once():
+    """The package, the dashboard, the functions and the tests all read sid_format.json: no
+    source file carries its own copy of the alphabet (docs may quote it)."""
+    root = Path(tfwatcher.__file__).resolve().parents[1]
+    skip = {"node_modules", ".venv", "venv", "dist", "dashboard", "__pycache__", ".git"}
+    copies = []
+    for top in ("tfwatcher", "hosting", "functions", "tests", "bench", "examples", "scripts"):
+        for dirpath, dirnames, filenames in os.walk(root / top):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            for name in filenames:
+                if name.endswith((".py", ".ts", ".js", ".mjs", ".json", ".rules", ".sh", ".html")):
+                    path = Path(dirpath) / name
+                    if path.name != "sid_format.json" and ALPHABET in path.read_text(errors="replace"):
+                        copies.append(str(path.relative_to(root)))
+    rules = (root / "firestore.rules")
+    if rules.exists() and ALPHABET in rules.read_text():
+        copies.append("firestore.rules")
+    assert copies == []
 
 
 @cases(150)
-@given(st.text(alphabet=ALPHABET, min_size=7, max_size=7))
-def test_every_seven_characters_of_the_alphabet_are_an_id(text):
-    assert session_module.is_session_id(text)
-    assert not session_module.is_session_id(text.upper()) or text.upper() == text
-    assert not session_module.is_session_id(text[:6])
-    assert not session_module.is_session_id(text + text[0])
-    assert not session_module.is_session_id(text.encode())
+@given(st.one_of(st.text(alphabet=ALPHABET, min_size=LENGTH, max_size=LENGTH),
+                 st.text(alphabet=ALPHABET, min_size=LEGACY, max_size=LEGACY)))
+def test_every_id_length_string_of_the_alphabet_is_an_id(text):
+    assert ids.is_session_id(text)
+    assert not ids.is_session_id(text.upper()) or text.upper() == text
+    assert not ids.is_session_id(text[:-1])
+    assert not ids.is_session_id(text + text[0])
+    assert not ids.is_session_id(text.encode())
+    assert not ids.is_session_id(ids.display_id(text)) or len(text) == LEGACY
 
 
 @cases(150)
 @given(st.one_of(
-    st.text(max_size=10),
-    st.text(alphabet=ALPHABET + "01ilo", min_size=7, max_size=7),   # the excluded characters
-    st.text(alphabet=ALPHABET + "ABCDEFGHJKMNPQRSTUVWXYZ", min_size=7, max_size=7),
-    st.text(alphabet=ALPHABET, min_size=0, max_size=14),
-    st.text(alphabet=ALPHABET + " -_/\x00é", min_size=7, max_size=7),
-    st.binary(min_size=7, max_size=7), st.integers(), st.none(), st.floats(),
-    st.lists(st.sampled_from(ALPHABET), min_size=7, max_size=7),
-    st.lists(st.sampled_from(ALPHABET), min_size=7, max_size=7).map(tuple),
+    st.text(max_size=20),
+    st.text(alphabet=ALPHABET + "01ilo", min_size=LENGTH, max_size=LENGTH),  # the excluded characters
+    st.text(alphabet=ALPHABET + "01ilo", min_size=LEGACY, max_size=LEGACY),
+    st.text(alphabet=ALPHABET + UPPER, min_size=LENGTH, max_size=LENGTH),
+    st.text(alphabet=ALPHABET, min_size=0, max_size=2 * LENGTH),
+    st.text(alphabet=ALPHABET + " -_/\x00é", min_size=LENGTH, max_size=LENGTH),
+    st.binary(min_size=LEGACY, max_size=LENGTH), st.integers(), st.none(), st.floats(),
+    st.lists(st.sampled_from(ALPHABET), min_size=LENGTH, max_size=LENGTH),
+    st.lists(st.sampled_from(ALPHABET), min_size=LEGACY, max_size=LEGACY).map(tuple),
 ))
 def test_is_session_id_is_exactly_the_reference(value):
-    assert session_module.is_session_id(value) is reference_is_id(value)
+    assert ids.is_session_id(value) is reference_is_id(value)
 
 
 @cases(60)
 @given(st.integers(0, 2**32))
-def test_new_session_ids_are_ids(_seed):
-    ids = {session_module.new_session_id() for _ in range(50)}
-    assert all(session_module.is_session_id(i) and reference_is_id(i) for i in ids)
+def test_new_session_ids_are_current_ids(_seed):
+    new = {ids.new_session_id() for _ in range(50)}
+    assert len(new) == 50
+    assert all(ids.is_session_id(i) and reference_is_id(i) and len(i) == LENGTH for i in new)
+
+
+canonical_ids = st.one_of(st.text(alphabet=ALPHABET, min_size=LENGTH, max_size=LENGTH),
+                          st.text(alphabet=ALPHABET, min_size=LEGACY, max_size=LEGACY))
+
+
+@st.composite
+def typed_forms(draw):
+    """An ID as people type or paste it: any case, separators anywhere, spaces around, or
+    inside a share, owner or predecessor link. Returns (canonical, typed)."""
+    sid = draw(canonical_ids)
+    text = ids.display_id(sid) if draw(st.booleans()) else sid
+    out = []
+    for c in text:
+        out.append(c.upper() if draw(st.booleans()) else c)
+        if draw(st.integers(0, 4)) == 0:
+            out.append(draw(st.sampled_from([" ", "-", "  ", "\u2013", "\u2014", ".", "_", "\t"])))
+    typed = "".join(out)
+    wrap = draw(st.sampled_from(["none", "share", "owner", "logs", "path", "noscheme"]))
+    key = draw(st.text(alphabet="abcXYZ019_-", min_size=1, max_size=32))
+    host = draw(st.sampled_from(["https://demo-x.web.app", "http://192.168.1.5:8080",
+                                 "https://demo.firebaseapp.com"]))
+    typed = {"none": typed, "share": f"{host}/s/{typed}", "owner": f"{host}/s/{sid}#k={key}",
+             "logs": f"{host}/logs/{sid}", "path": f"/s/{sid}/", "noscheme": f"demo.web.app/s/{sid}"}[wrap]
+    pad = draw(st.sampled_from(["", " ", "\n", "  \t"]))
+    return sid, pad + typed + pad
+
+
+@cases(300)
+@given(typed_forms())
+def test_parse_recovers_the_id_from_anything_people_type_or_paste(case):
+    sid, typed = case
+    assert ids.parse(typed) == sid
+
+
+@cases(100)
+@given(canonical_ids)
+def test_display_form_is_grouped_and_parses_back(sid):
+    shown = ids.display_id(sid)
+    assert ids.parse(shown) == sid and ids.parse(shown.upper()) == sid
+    if len(sid) == LEGACY:
+        assert shown == sid
+    else:
+        groups = shown.split(SID_FORMAT["separator"])
+        assert [len(g) for g in groups] == [SID_FORMAT["group"]] * (LENGTH // SID_FORMAT["group"])
+        assert "".join(groups) == sid
+
+
+@cases(300)
+@given(st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=ALPHABET + UPPER + "01ilo -/:#", max_size=2 * LENGTH),
+    st.text(alphabet=ALPHABET, max_size=2 * LENGTH).map(lambda t: "https://demo.web.app/s/" + t),
+))
+def test_parse_returns_a_canonical_id_or_raises_a_clear_value_error(text):
+    try:
+        got = ids.parse(text)
+    except ValueError as err:
+        message = str(err)
+        assert ("characters (older ones" in message or "contains" in message
+                or "enter the" in message or "does not point to a session" in message), message
+    else:
+        assert reference_is_id(got)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "enter the 18-character session ID"),
+    ("abc234", "18 characters (older ones 7)"),
+    ("x7kq2m-9hfw4c-pd3nt", "has 17"),
+    ("x7kq2m-9hfw4c-pd3ntrr", "has 19"),
+    ("x7kq2m-9hfw4c-pd3nt0", "never use 0, 1, i, l or o"),
+    ("https://demo.web.app/", "does not point to a session"),
+    (None, "is a string"),
+])
+def test_parse_says_what_is_wrong(text, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        ids.parse(text)
 
 
 # ----- fit() never raises because of us -----------------------------------------------------

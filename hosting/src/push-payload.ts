@@ -6,7 +6,10 @@
  * functions/tfw_functions/notify.py builds). The worker shows it as a notification and, when
  * it is tapped, focuses or opens the session page `/s/{sid}` of its own origin.
  */
-const SID = /^[23456789abcdefghjkmnpqrstuvwxyz]{7}$/;
+import { displaySid, SID_PATTERN } from "./sid";
+
+// Canonical session IDs only (tfwatcher/sid_format.json, through sid.ts): new and legacy.
+const SID = SID_PATTERN;
 
 const TITLES: Record<string, string> = {
   finished: "Training finished",
@@ -46,7 +49,7 @@ export function displayFromPayload(payload: unknown): PushDisplay {
     link: str(d.link) ?? str(obj(p.fcmOptions).link),
   };
   const title = str(n.title) ?? (data.event && TITLES[data.event]) ?? "TF Watcher";
-  const body = str(n.body) ?? (data.sid ? `Session ${data.sid}` : "");
+  const body = str(n.body) ?? (data.sid ? `Session ${displaySid(data.sid)}` : "");
   const tag = str(n.tag) ?? (data.sid ? `tfwatcher-${data.sid}-${data.event ?? "note"}` : undefined);
   return {
     title,

@@ -26,6 +26,23 @@ describe("displayFromPayload", () => {
   });
 });
 
+describe("session IDs of the current format (tfwatcher/sid_format.json)", () => {
+  const SID = "x7kq2m9hfw4cpd3ntr";
+  test("a push for an 18-character ID shows its grouped form and opens its canonical page", () => {
+    const d = displayFromPayload({ data: { sid: SID, event: "finished" } });
+    expect(d.options.data.sid).toBe(SID);
+    expect(d.options.body).toBe("Session x7kq2m-9hfw4c-pd3ntr");
+    expect(d.options.tag).toBe(`tfwatcher-${SID}-finished`);
+    expect(clickTarget({ sid: SID }, ORIGIN)).toBe(`${ORIGIN}/s/${SID}`);
+  });
+  test("anything but a canonical ID is dropped", () => {
+    for (const bad of ["x7kq2m-9hfw4c-pd3ntr", SID.toUpperCase(), SID.slice(1), SID + "2", "abc234", "abc23456"]) {
+      expect(displayFromPayload({ data: { sid: bad } }).options.data.sid, bad).toBeUndefined();
+      expect(clickTarget({ sid: bad }, ORIGIN), bad).toBe(`${ORIGIN}/`);
+    }
+  });
+});
+
 describe("clickTarget", () => {
   test("the session page on the worker's own origin", () => {
     expect(clickTarget({ sid: "abc2345", link: "https://other.example/s/abc2345" }, ORIGIN)).toBe(`${ORIGIN}/s/abc2345`);

@@ -7,21 +7,26 @@ and many batch points for the benchmark.
 Prints the session ID. Uses FIRESTORE_EMULATOR_HOST and GCLOUD_PROJECT from the environment.
 """
 
+import json
 import math
 import os
 import secrets
 import sys
 import time
+from pathlib import Path
 
 from google.cloud import firestore
 
-ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+# The one session ID format (tfwatcher/sid_format.json), read directly so this script needs
+# nothing but google-cloud-firestore.
+FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "sid_format.json").read_text())
+ALPHABET = FORMAT["alphabet"]
 
 
 def main():
     kind = sys.argv[1]
     db = firestore.Client(project=os.environ.get("GCLOUD_PROJECT", "demo-tfwatcher"))
-    sid = "".join(secrets.choice(ALPHABET) for _ in range(7))
+    sid = "".join(secrets.choice(ALPHABET) for _ in range(FORMAT["length"]))
     ref = db.collection("sessions").document(sid)
     now = time.time()
     old = now - 600 if kind == "stalled" else now

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import secrets
 import uuid
 from pathlib import Path
 
@@ -54,8 +56,11 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# The one session ID format, tfwatcher/sid_format.json (read as a file: these tests may run
+# where the tfwatcher package is not installed).
+SID_FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "sid_format.json").read_text())
+
+
 def new_sid() -> str:
-    """A random session ID in the schema's alphabet."""
-    alphabet = "23456789abcdefghjkmnpqrstuvwxyz"
-    raw = uuid.uuid4().int
-    return "".join(alphabet[(raw >> (5 * i)) % len(alphabet)] for i in range(7))
+    """A random session ID of the current format."""
+    return "".join(secrets.choice(SID_FORMAT["alphabet"]) for _ in range(SID_FORMAT["length"]))

@@ -1,6 +1,6 @@
 /** `/`: enter a session ID, reopen a recent one, install the app. */
 import { h, clear } from "../dom";
-import { checkSid, SID_LENGTH } from "../sid";
+import { checkSid, displaySid, SID_LEGACY_LENGTH, SID_LENGTH } from "../sid";
 import { sessionPath } from "../router";
 import { forgetAll, loadRecent } from "../recent";
 import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
@@ -16,8 +16,8 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     autocapitalize: "none",
     autocorrect: "off",
     spellcheck: "false",
-    maxlength: 32,
-    placeholder: "e.g. k3m9x2p",
+    maxlength: 512, // a pasted share or owner link is accepted too
+    placeholder: "e.g. x7kq2m-9hfw4c-pd3ntr",
     "aria-describedby": "sid-help sid-error",
   });
   const error = h("p", { id: "sid-error", class: "field-error", role: "alert" });
@@ -26,7 +26,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     { class: "card open-form", novalidate: true },
     h("label", { for: "sid" }, "Session ID"),
     h("div", { class: "row" }, input, h("button", { type: "submit" }, "Open")),
-    h("p", { id: "sid-help", class: "muted" }, `The ${SID_LENGTH}-character ID your notebook printed when training started.`),
+    h("p", { id: "sid-help", class: "muted" }, `The ${SID_LENGTH}-character ID your notebook printed when training started (older ones: ${SID_LEGACY_LENGTH}), with or without dashes, or its link.`),
     error,
   );
   if (initialError) {
@@ -35,8 +35,9 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     input.setAttribute("aria-invalid", "true");
   }
   input.addEventListener("input", () => {
+    // Lower-case a typed ID as it is typed; never a pasted link (an owner key is case-sensitive).
     const lower = input.value.toLowerCase();
-    if (lower !== input.value) {
+    if (lower !== input.value && !input.value.includes("/")) {
       const pos = input.selectionStart;
       input.value = lower;
       if (pos != null) input.setSelectionRange(pos, pos);
@@ -53,7 +54,8 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
       input.focus();
       return;
     }
-    navigate(sessionPath(r.sid));
+    // An owner link keeps its key in the fragment, where main.ts picks it up (owner.ts).
+    navigate(sessionPath(r.sid) + (r.key ? `#k=${encodeURIComponent(r.key)}` : ""));
   });
 
   const recentBox = h("section", { class: "card recent", "aria-labelledby": "recent-h" });
@@ -70,7 +72,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
           h(
             "li",
             {},
-            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, r.sid), r.name ? h("span", { class: "run-name" }, r.name) : null),
+            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name" }, r.name) : null),
             h("span", { class: "muted" }, `${r.status} · ${formatAge(now - r.seen)}`),
           ),
         ),

@@ -4,6 +4,7 @@
  */
 import { h, clear } from "../dom";
 import { ownerKey } from "../owner";
+import { displaySid } from "../sid";
 
 export type SessionShell = ReturnType<typeof buildSessionShell>;
 
@@ -56,7 +57,7 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
     h(
       "section",
       { class: "card status-card" },
-      h("div", { class: "title-row" }, h("h1", {}, h("span", { class: "sid" }, sid), " ", nameEl), statusPill),
+      h("div", { class: "title-row" }, h("h1", {}, h("span", { class: "sid" }, displaySid(sid)), " ", nameEl), statusPill),
       errorBox,
       barWrap,
       facts,
@@ -74,7 +75,7 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
   clear(root);
   root.appendChild(main);
   setHeaderAction(shareBtn);
-  document.title = `${sid} · TF Watcher`;
+  document.title = `${displaySid(sid)} · TF Watcher`;
 
   return {
     statusPill, nameEl, errorBox, bar, barWrap, fields, notices, latestBody, epochBtn, batchBtn,

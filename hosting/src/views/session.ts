@@ -33,6 +33,7 @@ import {
   type Status,
 } from "../status";
 import { shareSession } from "../share";
+import { displaySid } from "../sid";
 import { messageState, toast } from "./common";
 
 type ViewKind = "epochs" | "batches";
@@ -63,7 +64,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   if (pushSupported()) controls.push(mountNotify(notifySlot, sid, getFirebase));
 
   shareBtn.addEventListener("click", async () => {
-    const title = info?.name ? `TF Watcher: ${info.name}` : `TF Watcher session ${sid}`;
+    const title = info?.name ? `TF Watcher: ${info.name}` : `TF Watcher session ${displaySid(sid)}`;
     const r = await shareSession(sid, title);
     if (r === "copied") toast("Link copied");
     else if (r === "failed") toast(`Copy failed: ${location.origin}/s/${sid}`);
@@ -128,7 +129,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     renderBanner();
     if (data.state === "missing") {
       return showState(
-        messageState("missing", "Session not found", `No session “${sid}” exists. Check the ID — it is printed by the notebook when training starts — or the session may have been deleted.`),
+        messageState("missing", "Session not found", `No session “${displaySid(sid)}” exists. Check the ID — it is printed by the notebook when training starts — or the session may have been deleted.`),
       );
     }
     if (data.state === "denied" && !data.session) {
@@ -152,7 +153,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     rememberSession(sid, info.name, info.status);
     setText(nameEl, info.name);
     renderLatest(info);
-    for (const c of controls) c.update(info.status);
+    for (const c of controls) c.update(info.status, data.session);
     renderStatus();
     renderCharts();
   }
