@@ -105,7 +105,10 @@ class Emulator:
     """A running Firestore emulator process.
 
     Args:
-        host: address to bind. Defaults to 127.0.0.1; `0.0.0.0` serves the LAN.
+        host: address to bind. Defaults to 127.0.0.1. Anything else exposes the emulator's
+            admin surface (`Authorization: Bearer owner` reads and writes everything,
+            `/emulator/*` wipes data and replaces rules) to whoever reaches that address:
+            `tfwatcher local` keeps it on loopback and serves browsers through its proxy.
         port: port for gRPC, REST and WebChannel. Defaults to a free port.
         rules: path of a rules file to enforce on browser clients. Defaults to none.
         import_dir: an export folder to load at start. Defaults to none.

@@ -3,6 +3,11 @@
  * `/__/firebase/init.json` (the local server adds `firestoreEmulator: {host, port}`), so one
  * build serves any project. The last config seen is kept in localStorage so a session seen
  * before opens offline even if the service worker has not cached the config yet.
+ *
+ * Optional App Check (docs/deploy.md): with a reCAPTCHA Enterprise site key, in
+ * `appCheckSiteKey` of init.json or else the build-time `VITE_APPCHECK_SITE_KEY`, App Check is
+ * started before Firestore makes any request, so a project that enforces App Check serves
+ * this dashboard and refuses other clients. Without a key nothing is loaded (its own chunk).
  */
 import { initializeApp, type FirebaseApp, type FirebaseOptions } from "firebase/app";
 import {
@@ -18,6 +23,8 @@ export interface InitJson extends FirebaseOptions {
   firestoreEmulator?: { host: string; port: number };
   /** Web Push (VAPID) public key for FCM. Hosting's init.json has none; see docs/dashboard.md. */
   vapidKey?: string;
+  /** reCAPTCHA Enterprise site key for App Check. Hosting's init.json has none; see docs/deploy.md. */
+  appCheckSiteKey?: string;
 }
 
 export interface FirebaseHandles {
@@ -71,9 +78,11 @@ export function getFirebase(): Promise<FirebaseHandles> {
   if (!dbPromise) {
     dbPromise = (async () => {
       const cfg = await loadConfig();
-      const { firestoreEmulator, vapidKey, ...options } = cfg; // vapidKey is not an app option
+      // vapidKey and appCheckSiteKey are not app options
+      const { firestoreEmulator, vapidKey, appCheckSiteKey, ...options } = cfg;
       void vapidKey;
       const app = initializeApp(options);
+      await startAppCheck(app, appCheckSiteKey || import.meta.env.VITE_APPCHECK_SITE_KEY, !!firestoreEmulator);
       let db: Firestore;
       try {
         db = initializeFirestore(app, {
@@ -93,4 +102,20 @@ export function getFirebase(): Promise<FirebaseHandles> {
     });
   }
   return dbPromise;
+}
+
+/**
+ * App Check with reCAPTCHA Enterprise, when a site key is configured (never against the
+ * emulator, which does not check tokens). It loads Google's reCAPTCHA script, so the CSP in
+ * firebase.json must then allow it (docs/deploy.md lists the origins).
+ */
+async function startAppCheck(app: FirebaseApp, siteKey: string | undefined, emulator: boolean): Promise<void> {
+  if (!siteKey || emulator) return;
+  try {
+    const { initializeAppCheck, ReCaptchaEnterpriseProvider } = await import("firebase/app-check");
+    initializeAppCheck(app, { provider: new ReCaptchaEnterpriseProvider(siteKey), isTokenAutoRefreshEnabled: true });
+  } catch (err) {
+    // Where App Check is enforced, Firestore will refuse this client: say why.
+    console.warn("TF Watcher: App Check could not start", err);
+  }
 }

@@ -1,11 +1,17 @@
 // The dashboard against the Firestore emulator, with data written by the Python package.
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { phoneContext, seed, shot, startWriter, waitForPoints, withDashboardAndBrowser } from "./helpers.js";
+import { phoneContext, seed, shot, startWriter, takeCspViolations, waitForPoints, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
 withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
+
+// The server sends the Content-Security-Policy of tfwatcher/serve.py (firebase.json's, with
+// connect-src 'self'): every page of every test must run without one violation.
+afterEach(() => {
+  assert.deepEqual(takeCspViolations(), [], "Content-Security-Policy violations");
+});
 
 const pill = (page) => page.locator(".pill").textContent();
 const waitStatus = (page, status, timeout = 30_000) =>
@@ -221,12 +227,35 @@ describe("states", () => {
       assert.match(await page.locator("#sid-error").textContent(), /“1”/);
       await page.fill("#sid", "ab2");
       await page.click('form button[type="submit"]');
-      assert.match(await page.locator("#sid-error").textContent(), /7 characters; this one has 3/);
+      assert.match(await page.locator("#sid-error").textContent(), /18 characters \(older ones 7\); this one has 3/);
       await shot(page, "e2e-home-error-360x640");
       await page.fill("#sid", "ZZZZZZZ");
       await page.click('form button[type="submit"]');
       await page.waitForSelector('[data-state="missing"]');
       assert.equal(new URL(page.url()).pathname, "/s/zzzzzzz");
+
+      // An 18-character ID typed grouped, in upper case, with spaces: opened by its canonical
+      // URL and shown grouped.
+      const sid = "x7kq2m9hfw4cpd3ntr";
+      await page.goto(dashboard.url);
+      await page.fill("#sid", " X7KQ2M-9HFW4C PD3NTR ");
+      await page.click('form button[type="submit"]');
+      await page.waitForSelector('[data-state="missing"]');
+      assert.equal(new URL(page.url()).pathname, `/s/${sid}`);
+      assert.match(await page.locator('[data-state="missing"]').textContent(), /x7kq2m-9hfw4c-pd3ntr/);
+      // A pasted owner link: the key (case kept) reaches the owner store, not the address bar.
+      await page.goto(dashboard.url);
+      await page.fill("#sid", `https://someone.web.app/s/x7kq2m-9hfw4c-pd3ntr#k=AbC_12-xyz`);
+      assert.equal(await page.inputValue("#sid"), `https://someone.web.app/s/x7kq2m-9hfw4c-pd3ntr#k=AbC_12-xyz`);
+      await page.click('form button[type="submit"]');
+      await page.waitForSelector('[data-state="missing"]');
+      assert.equal(new URL(page.url()).pathname, `/s/${sid}`);
+      assert.equal(new URL(page.url()).hash, "");
+      assert.equal(await page.evaluate((s) => sessionStorage.getItem(`tfw:owner:${s}`), sid), "AbC_12-xyz");
+      // The grouped form in a URL is rewritten to the canonical one.
+      await page.goto(`${dashboard.url}/s/X7KQ2M-9HFW4C-PD3NTR`);
+      await page.waitForSelector('[data-state="missing"]');
+      assert.equal(new URL(page.url()).pathname, `/s/${sid}`);
     } finally {
       await context.close();
     }

@@ -2,7 +2,7 @@
 // emulator that `npm test` started, Chromium via playwright-core, and Python writers.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,7 +90,10 @@ function stopChild(child) {
   });
 }
 
-/** `python -m tfwatcher.serve` on a free port: the built app plus /__/firebase/init.json. */
+/**
+ * `python -m tfwatcher.serve` on a free port: the built app plus /__/firebase/init.json, and
+ * the proxy through which the browser reaches the emulator (tfwatcher/serve.py).
+ */
 export async function startDashboard({ project } = {}) {
   if (!existsSync(join(dist, "index.html"))) throw new Error(`No build in ${dist}: run npm run build in hosting/`);
   const port = await freePort();
@@ -132,12 +135,49 @@ export async function launch() {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
+/**
+ * Content-Security-Policy violations seen by every context phoneContext() made: the
+ * `securitypolicyviolation` events of its pages and their console messages about the policy
+ * (the service worker's own console is not watched). `takeCspViolations()` returns them and starts over.
+ */
+const cspViolations = [];
+// TFW_CSP_LOG=file also appends each violation there (for test files that do not assert).
+const logCsp = (v) => { if (process.env.TFW_CSP_LOG) appendFileSync(process.env.TFW_CSP_LOG, `${JSON.stringify(v)}\n`); };
+export function takeCspViolations() {
+  return cspViolations.splice(0);
+}
+
+export async function watchCsp(context) {
+  await context.exposeBinding("__tfwCspViolation", (_source, v) => { cspViolations.push(v); logCsp(v); });
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__tfwCspViolation({
+        directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber, sample: e.sample,
+      });
+    });
+  });
+  const onPage = (page) => page.on("console", (m) => {
+    if (/Content Security Policy|Content-Security-Policy/i.test(m.text())) {
+      const v = { console: m.text(), url: page.url() };
+      cspViolations.push(v);
+      logCsp(v);
+    }
+  });
+  context.pages().forEach(onPage);
+  context.on("page", onPage);
+}
+
 /** A phone-sized context. `noShare` removes navigator.share, so Share copies instead. */
 export async function phoneContext(browser, dashboardUrl, { noShare = false, colorScheme = "light" } = {}) {
   const context = await browser.newContext({
     viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme,
   });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: dashboardUrl });
+  await watchCsp(context);
+  // An http:// LAN address is not a secure context: Chromium grants it no clipboard.
+  const { protocol, hostname } = new URL(dashboardUrl);
+  if (protocol === "https:" || ["127.0.0.1", "localhost", "[::1]"].includes(hostname)) {
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: dashboardUrl });
+  }
   if (noShare) await context.addInitScript(() => { delete Navigator.prototype.share; delete navigator.share; });
   return context;
 }
@@ -170,10 +210,11 @@ export async function setRules(project, rules) {
 /**
  * Runs fit_until_stopped.py: a real Keras fit that only a stop command ends. Resolves once
  * the session exists, with its links; `returned()` waits for the line printed when fit
- * returns, `flushed()` for the final status.
+ * returns, `flushed()` for the final status. `env` replaces the child's environment.
  */
-export async function startFit(dashboardUrl, safetySeconds = 120) {
-  const child = spawnChild(python(), [join(here, "fit_until_stopped.py"), dashboardUrl, String(safetySeconds)]);
+export async function startFit(dashboardUrl, safetySeconds = 120, { env } = {}) {
+  const child = spawnChild(python(), [join(here, "fit_until_stopped.py"), dashboardUrl, String(safetySeconds)],
+    env ? { env } : {});
   const nextLine = lineQueue(child.stdout);
   const fail = (e) => new Error(`${e.message}\n--- fit stderr ---\n${child.stderrText()}`);
   const created = JSON.parse(await nextLine((l) => l.startsWith("{"), 120_000).catch((e) => { throw fail(e); }));
