@@ -170,12 +170,13 @@ def run(sessions: int = 50, seconds: float = 60.0, rate: float = 100.0, emulator
             flush_ok[i] = s.flush(flush_timeout)
             flush_times[i] = perf() - f0
 
-        writer_tids = [s.writer._thread.native_id for s in opened]
         threads = [threading.Thread(target=log, args=(i,), name=f"load-{i}") for i in range(sessions)]
         for t in threads:
             t.start()
         sampler = threading.Thread(target=sample, name="load-sampler", daemon=True)
         barrier.wait()
+        # Each writer's thread starts with its session (start() in `log`), so only now.
+        writer_tids = [s.writer._thread.native_id for s in opened if s.writer._thread]
         sampler.start()
         cpu0 = time.process_time()
         writer_cpu0 = sum(_cpu_of_thread(t) for t in writer_tids)

@@ -8,7 +8,7 @@ Importing this package does not import TensorFlow or Keras; `tfwatcher.callbacks
 
 from .version import __version__
 
-__all__ = ["__version__", "callbacks", "Session"]
+__all__ = ["__version__", "callbacks", "Session", "load"]
 
 
 def __getattr__(name):
@@ -21,4 +21,8 @@ def __getattr__(name):
         from .session import Session
 
         return Session
+    if name == "load":  # needs pandas (`pip install "tf-watcher[data]"`), imported when called
+        from .data import load
+
+        return load
     raise AttributeError(f"module 'tfwatcher' has no attribute {name!r}")

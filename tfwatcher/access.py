@@ -84,7 +84,11 @@ def _refresh_refused(err: BaseException) -> bool:
 
 
 def explain(err: BaseException, project: str | None = None) -> str:
-    """One message: what went wrong and how to fix it."""
+    """One message: what went wrong, how to fix it, and how to check the setup."""
+    return f"{_explain(err, project)} Run `tfwatcher doctor` to check the setup."
+
+
+def _explain(err: BaseException, project: str | None = None) -> str:
     from google.api_core import exceptions as gexc
 
     where = f"project {project!r}" if project else "the configured project"
@@ -92,6 +96,8 @@ def explain(err: BaseException, project: str | None = None) -> str:
         if isinstance(err, getattr(sys.modules.get("google.auth.exceptions"), "RefreshError", ())):
             return (f"the credentials were refused when refreshed ({_first_line(err)}): sign in "
                     f"again ({how_to_sign_in()}), {SYNC_HINT}.")
+        if missing_key_file():  # the fix names the file: no "no credentials were found"
+            return f"{how_to_sign_in()}; {SYNC_HINT}."
         return f"no Google credentials were found. To fix it, {how_to_sign_in()}; {SYNC_HINT}."
     if isinstance(err, gexc.ServiceUnavailable) and _refresh_refused(err):
         return (f"the credentials were refused ({_first_line(err)}): sign in again "

@@ -31,7 +31,14 @@ def lan_ip() -> str:
 
 
 class LocalMode:
-    """The emulator and the dashboard server, with the state file callbacks look for."""
+    """The emulator and the dashboard server, with the state file callbacks look for.
+
+    The emulator listens on 127.0.0.1 only, whatever `host` is: it answers anyone who says
+    `Authorization: Bearer owner` as an admin, and `/emulator/*` wipes data or replaces the
+    rules. Python on this machine reaches it directly (gRPC on loopback; `local.json` says
+    where); browsers, on the LAN or not, reach it only through the dashboard server, which
+    forwards what the Firestore JS SDK needs and nothing else (tfwatcher/serve.py).
+    """
 
     def __init__(self, port: int = 5000, emulator_port: int = 8080, host: str = "0.0.0.0",
                  data_dir: str | None = None, dist: str | None = None):
@@ -41,7 +48,8 @@ class LocalMode:
         rules = Path(__file__).resolve().parents[1] / "firestore.rules"
         if not rules.exists():  # installed from a wheel: the copy next to the dashboard
             rules = Path(__file__).resolve().parent / "dashboard" / "firestore.rules"
-        self.emulator = Emulator(host=host, port=emulator_port,
+        self.host = host
+        self.emulator = Emulator(host="127.0.0.1", port=emulator_port,
                                  rules=rules if rules.exists() else None,
                                  import_dir=self.data_dir, export_dir=self.data_dir,
                                  log_path=str(Path(config.LOCAL_STATE).parent / "emulator.log"),
@@ -55,12 +63,27 @@ class LocalMode:
             self.emulator.stop()
             raise
         ip = lan_ip() if host in ("0.0.0.0", "::") else host
-        self.url = f"http://{ip}:{self.server.port}"
+        self.url = f"http://{f'[{ip}]' if ':' in ip else ip}:{self.server.port}"
+        self.on_lan = not _is_loopback(host)
         os.environ.update(self.emulator.env())
         os.environ["TFWATCHER_DASHBOARD_URL"] = self.url
         config.LOCAL_STATE.write_text(json.dumps({
             "pid": os.getpid(), "emulator": self.emulator.address,
             "project": DEFAULT_PROJECT, "dashboard": self.url}))
+
+    def reachability(self) -> list[str]:
+        """What this machine now serves, and to whom: the start banner."""
+        lines = []
+        if self.on_lan:
+            lines.append(f"On the network: the dashboard at {self.url}/ (read-only share views, "
+                         f"and Stop for those holding an owner link).")
+        else:
+            lines.append(f"This machine only: the dashboard at {self.url}/ "
+                         f"(--host {self.host}: nothing is reachable from the network).")
+        lines.append(f"This machine only: the Firestore emulator at {self.emulator.address} "
+                     "(loopback only, as it grants admin access; Python on this machine finds it "
+                     "by itself).")
+        return lines
 
     def stop(self) -> None:
         try:
@@ -69,6 +92,17 @@ class LocalMode:
             pass
         self.server.stop()
         self.emulator.stop()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _wait_for_ctrl_c() -> None:
@@ -96,8 +130,9 @@ def cmd_local(args) -> int:
         console.print(f"[red]{err}[/red]")
         return 4
     try:
-        console.print(f"Dashboard: [bold]{local.url}/[/bold]  (Firestore emulator on "
-                      f"{local.emulator.address}; callbacks in this machine find it by themselves)")
+        console.print(f"Dashboard: [bold]{local.url}/[/bold]")
+        for line in local.reachability():
+            console.print(f"  {line}", markup=False, soft_wrap=True)
         if not args.demo:  # the demo prints its session's QR code instead
             sys.stdout.write(qr_text(local.url + "/"))
         if args.demo:
@@ -119,23 +154,109 @@ def cmd_local(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    from .writer import SPOOL_DIR, upload_spool
+    """Upload the spool files (`~/.tfwatcher/spool/*.jsonl`), deleting each only once all of it
+    is committed. Whatever stops it is one message, never a traceback. Exit status: 0 all
+    uploaded (or nothing to do), 1 something is left, 2 no project configured."""
+    from . import access
+    from .writer import SPOOL_DIR, SpoolError, upload_spool
 
-    files = sorted(Path(args.dir or SPOOL_DIR).glob("*.jsonl"))
+    folder = Path(args.dir) if args.dir else SPOOL_DIR
+    files = sorted(folder.glob("*.jsonl"))
     if not files:
-        print("tfwatcher: nothing to sync")
+        print(f"tfwatcher: nothing to sync in {folder}")
         return 0
+    if not args.timeout > 0:
+        print(f"tfwatcher sync: --timeout must be a positive number of seconds; got {args.timeout:g}",
+              file=sys.stderr)
+        return 2
     try:
         target = config.resolve(args.project)
-    except config.NotConfigured as err:
-        print(err, file=sys.stderr)
+    except (config.NotConfigured, ValueError) as err:
+        path = access.missing_key_file()
+        why = (f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist: point it at "
+               f"your service-account key file (its project is used unless --project names "
+               f"one)" if path else
+               f"{err}" if isinstance(err, ValueError) else
+               "no Firebase project configured: pass --project YOUR_PROJECT_ID (or set "
+               "TFWATCHER_PROJECT), signed in with GOOGLE_APPLICATION_CREDENTIALS or "
+               "`gcloud auth application-default login`")
+        print(f"tfwatcher sync: nothing was uploaded ({len(files)} file(s) stay in {folder}): "
+              f"{why}.", file=sys.stderr)
         return 2
-    client = target.client()
-    for path in files:
-        count = upload_spool(client, path)
-        path.unlink()
-        print(f"tfwatcher: uploaded {count} documents from {path.name}")
-    return 0
+    client, status, left = None, 0, list(files)
+    try:
+        client = target.client()
+        for path in files:
+            try:
+                count = upload_spool(client, path, timeout=args.timeout)
+            except SpoolError as err:
+                print(f"tfwatcher sync: {path} was not uploaded: {err}. It is kept and nothing "
+                      f"from it was sent; repair the file (a run killed while saving can leave "
+                      f"a cut last line: remove it) and run `tfwatcher sync` again.",
+                      file=sys.stderr)
+                status = 1
+                continue
+            except Exception as err:
+                if access.is_permanent(err) or _unreachable(err):
+                    raise
+                print(f"tfwatcher sync: {path} was not uploaded ({type(err).__name__}: "
+                      f"{_first_line(err)}); it is kept.", file=sys.stderr)
+                status = 1
+                continue
+            left.remove(path)
+            try:
+                path.unlink()
+            except OSError as err:
+                print(f"tfwatcher sync: uploaded {path} but could not delete it ({err}); "
+                      f"uploading it again is harmless.", file=sys.stderr)
+            print(f"tfwatcher: uploaded {count} documents from {path.name}")
+    except Exception as err:  # access or network: every file would fail the same way
+        if access.is_permanent(err):
+            why = access.explain(err, project=target.project)
+        elif _unreachable(err):
+            why = (f"could not reach Firestore (project {target.project!r}) within "
+                   f"{args.timeout:g} s ({type(err).__name__}: {_first_line(err)}); run "
+                   f"`tfwatcher sync` again once it can be reached.")
+        else:
+            why = f"{type(err).__name__}: {_first_line(err)}"
+        print(f"tfwatcher sync: {len(left)} file(s) were not uploaded and stay in {folder}: "
+              f"{why}", file=sys.stderr)
+        return 1
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                pass
+    return status
+
+
+def _unreachable(err: BaseException) -> bool:
+    from .writer import _transient
+
+    return _transient(err)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return (lines[0] if lines else "")[:200]
+
+
+def cmd_export(args) -> int:
+    """`tfwatcher export SID`: see tfwatcher/data.py and docs/data.md."""
+    from .data import export_command
+
+    fmt, folder = ("parquet", args.parquet) if args.parquet else ("csv", args.csv)
+    return export_command(args.sid, fmt, folder, args.project, args.timeout)
+
+
+def cmd_watch(args) -> int:
+    """`tfwatcher watch SID`: see tfwatcher/watch.py and docs/data.md."""
+    from .watch import watch_command
+
+    return watch_command(args.sid, args.project, once=args.once, batches=args.batches,
+                         timeout=args.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def local_args(p):
         p.add_argument("--port", type=int, default=5000, help="dashboard port (default 5000)")
-        p.add_argument("--emulator-port", type=int, default=8080, help="Firestore emulator port (default 8080)")
-        p.add_argument("--host", default="0.0.0.0", help="address to bind; 0.0.0.0 serves the LAN (default)")
+        p.add_argument("--emulator-port", type=int, default=8080,
+                       help="Firestore emulator port, on 127.0.0.1 (default 8080)")
+        p.add_argument("--host", default="0.0.0.0",
+                       help="address the dashboard binds; 0.0.0.0 serves the LAN (default), 127.0.0.1 "
+                            "keeps everything on this machine. The emulator always binds 127.0.0.1")
         p.add_argument("--data", default=str(Path.home() / ".tfwatcher" / "data"),
                        help="folder that keeps sessions across restarts (default ~/.tfwatcher/data)")
         p.add_argument("--dist", default=None, help="built dashboard folder (default hosting/dist)")
@@ -162,7 +286,32 @@ def main(argv: list[str] | None = None) -> int:
     sync = sub.add_parser("sync", help="upload documents a run could not send")
     sync.add_argument("--project", default=None)
     sync.add_argument("--dir", default=None)
+    sync.add_argument("--timeout", type=float, default=30.0,
+                      help="seconds each commit may take, retries included (default 30)")
     sync.set_defaults(func=cmd_sync)
+    from . import deploy, doctor  # `tfwatcher deploy` and `tfwatcher doctor` (issue 14)
+
+    deploy.add_parser(sub)
+    doctor.add_parser(sub)
+    export = sub.add_parser("export", help="write a session's epochs and batch points to CSV or Parquet")
+    export.add_argument("sid", metavar="SID", help="session ID (any form) or a share link")
+    export_fmt = export.add_mutually_exclusive_group()
+    export_fmt.add_argument("--csv", metavar="FOLDER", help="write epochs.csv and batches.csv here "
+                            "(the default, into ./tfwatcher-SID)")
+    export_fmt.add_argument("--parquet", metavar="FOLDER", help="write .parquet files here (needs pyarrow)")
+    export.add_argument("--project", default=None)
+    export.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds the first read may take, retries included (default 10)")
+    export.set_defaults(func=cmd_export)
+    watch = sub.add_parser("watch", help="a live view of a session in this terminal")
+    watch.add_argument("sid", metavar="SID", help="session ID (any form) or a share link")
+    watch.add_argument("--project", default=None)
+    watch.add_argument("--once", action="store_true", help="print one frame and exit")
+    watch.add_argument("--no-batches", dest="batches", action="store_false",
+                       help="session and epochs only: no batch sparklines, fewer reads")
+    watch.add_argument("--timeout", type=float, default=10.0,
+                       help="seconds the first read may take, retries included (default 10)")
+    watch.set_defaults(func=cmd_watch)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -93,17 +93,47 @@ def _load_credentials(credentials):
             raise ValueError(f"credentials: not a service-account key ({err})") from None
     if isinstance(credentials, (str, os.PathLike)):
         path = Path(credentials)
+        if not os.fspath(credentials).strip():
+            raise ValueError("credentials: empty path; pass the service-account key file's path")
         if not path.is_file():
-            raise ValueError(f"credentials file {str(path)!r} does not exist")
+            raise ValueError(f"credentials file {str(path)!r} "
+                             f"{'is a folder' if path.is_dir() else 'does not exist'}")
         try:
             return service_account.Credentials.from_service_account_file(str(path))
-        except (ValueError, KeyError) as err:
+        except (ValueError, KeyError, OSError) as err:
             raise ValueError(f"credentials file {str(path)!r} is not a service-account key "
                              f"({err})") from None
     if not hasattr(credentials, "before_request"):
         raise ValueError("credentials must be a key file path, a service-account key dict or "
                          f"google-auth Credentials; got {type(credentials).__name__}")
     return credentials
+
+
+def _adc_may_exist() -> bool:
+    """Whether Application Default Credentials could be found, judged without the network.
+
+    google-auth's last resort is asking the GCE metadata server (169.254.169.254) whether this
+    is a Google Cloud machine; where that address is firewalled (many laptops and corporate
+    networks) each of its three tries waits for a timeout, and building a callback would block
+    for 10 s or more. Off Google Cloud that question can only be answered "no", so it is asked
+    only where the answer may be yes: a key file or gcloud's ADC file exists, or this looks
+    like Google Cloud (Colab included)."""
+    env = os.environ
+    if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return True
+    gcloud = env.get("CLOUDSDK_CONFIG") or (
+        Path(env["APPDATA"]) / "gcloud" if os.name == "nt" and env.get("APPDATA")
+        else Path.home() / ".config" / "gcloud")
+    if (Path(gcloud) / "application_default_credentials.json").is_file():
+        return True
+    if any(env.get(name) for name in ("COLAB_RELEASE_TAG", "K_SERVICE", "CLOUD_RUN_JOB",
+                                      "FUNCTION_TARGET", "GAE_APPLICATION", "GAE_ENV",
+                                      "CLOUD_SHELL")):
+        return True
+    try:
+        return Path("/sys/class/dmi/id/product_name").read_text().startswith("Google")
+    except OSError:
+        return os.name == "nt"  # no cheap check there: ask google-auth as before
 
 
 def resolve(project: str | None = None, credentials=None, dashboard_url: str | None = None) -> Target:
@@ -133,7 +163,7 @@ def resolve(project: str | None = None, credentials=None, dashboard_url: str | N
         project = getattr(creds, "project_id", None)
     # With a project named, credentials are looked up by the client on the writer thread
     # (a failure there is one clear message, and the run is spooled): nothing here waits.
-    if not project:
+    if not project and _adc_may_exist():
         try:
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError

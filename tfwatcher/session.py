@@ -379,11 +379,12 @@ def _flush_at_exit() -> None:
         if writer.disabled or not writer.flush(max(0.1, deadline - time.monotonic())):
             writer.spool(final=True)
             points, docs = writer.stats["spooled_points"], writer.stats["spooled_docs"]
-            why = writer.reason or "Firestore could not be reached in time"
+            why = (writer.reason or "Firestore could not be reached in time.").rstrip()
             if writer.spool_path and writer.spool_path.exists():
-                print(f"tfwatcher: session {session.id} was NOT fully sent ({why}). "
-                      f"{points} batch points ({docs} documents) are saved in {writer.spool_path}; "
-                      f"upload them with `tfwatcher sync`.", file=sys.stderr)
+                print(f"tfwatcher: session {session.id} was NOT fully sent: {why}"
+                      f"{'' if why.endswith('.') else '.'} {points} batch points ({docs} documents) "
+                      f"are saved in {writer.spool_path}; upload them with `tfwatcher sync`.",
+                      file=sys.stderr)
 
 
 atexit.register(_flush_at_exit)

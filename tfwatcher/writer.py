@@ -182,9 +182,12 @@ class Writer:
         self._last_heartbeat = 0.0
         self._heartbeat_on = False
         self._inflight = 0
+        self._taken: list = []                   # the writes in flight, not committed yet
+        self._taken_spooled = False              # ... and a final spool saved them meanwhile
         self._failures = 0
         self._retry_at = 0.0
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the thread that sends; None once it ends
+        self._threads: list[threading.Thread] = []     # ... and any still closing what it opened
         self._closing = False                    # the run ended: the thread ends once idle
         self._stopping = False                   # stop(): the thread ends after this round
         self._listener: Callable | None = None   # listener(client) -> unsubscribe callable
@@ -208,6 +211,7 @@ class Writer:
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name=f"tfwatcher-writer-{self.session_path}")
             self.stats["threads"] += 1
+            self._threads = [t for t in self._threads if t.is_alive()] + [self._thread]
             self._thread.start()
 
     def add_point(self, kind: str, step: int, epoch: int, batch: int, seconds: float,
@@ -218,8 +222,8 @@ class Writer:
                 index = self._next_index.get(kind, 0)
                 chunk = self._open[kind] = _Chunk(kind, index)
                 self._next_index[kind] = index + 1
-                if self._thread is None:
-                    self._use_locked()
+            if self._thread is None:  # the first point, or the first since the thread ended
+                self._use_locked()
             chunk.add(step, epoch, batch, seconds, t, metrics)
             self.stats["points"] += 1
             if chunk.overfull():
@@ -277,17 +281,22 @@ class Writer:
             self._closing = True
         self._wake.set()
 
-    def stop(self) -> None:
-        """End the thread after its current round, sent or not (see `close` in Session)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread after its current round, sent or not (see `close` in Session), and
+        wait up to `timeout` seconds for it to close its client and listener."""
         with self._lock:
             self._stopping = True
             self._closing = True
         self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def alive(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        """True while a thread of this writer runs, or still closes its client and listener."""
+        return any(t.is_alive() for t in list(self._threads))
 
     # ----- waiting ----------------------------------------------------------------------------
 
@@ -450,6 +459,7 @@ class Writer:
                 self._first = {path: (doc, merge) for _w, path, doc, merge in writes}
                 writes = []
             self._inflight = len(writes)
+            self._taken, self._taken_spooled = list(writes), False
             backlog = self._pending_locked()
             if backlog > self.stats["max_backlog"]:
                 self.stats["max_backlog"] = backlog
@@ -498,6 +508,10 @@ class Writer:
                 committed += len(group)
                 with self._lock:
                     self._inflight = max(0, self._inflight - len(group))
+                    if not self._taken_spooled:
+                        self._taken = writes[committed:]
+            with self._lock:
+                self._taken, self._taken_spooled = [], False
             if self._failures:
                 log.info("tfwatcher: connection back; sent the backlog")
             self._failures = 0
@@ -506,7 +520,9 @@ class Writer:
         except Exception as err:
             # Whatever failed (client, encoding, commit), nothing taken is dropped.
             with self._lock:
-                self._requeue_locked(writes[committed:])
+                if not self._taken_spooled:  # else a final spool has them already
+                    self._requeue_locked(writes[committed:])
+                self._taken, self._taken_spooled = [], False
                 self._inflight = 0
             self.stats["errors"] += 1
             from .access import is_permanent
@@ -582,6 +598,14 @@ class Writer:
 
     def _spool(self, final: bool) -> Path | None:
         with self._lock:
+            if final and self._taken:
+                # A send still in flight (its client may be stuck looking for credentials, say;
+                # at exit its thread dies with the process): its writes are saved too. Put
+                # back as a failed send would (older never replacing newer); one that lands
+                # after all is also in the spool, which is harmless (same IDs).
+                self._requeue_locked(self._taken)
+                self._taken, self._taken_spooled = [], True
+                self._inflight = 0
             if final:
                 for kind, chunk in list(self._open.items()):
                     if chunk.dirty:  # a clean open chunk is in Firestore already
@@ -625,7 +649,9 @@ class Writer:
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self.warned:
             self.warned.add(key)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            # Raised on the writer thread: no line of the user's code to point at, and a line
+            # of ours would only clutter the message (notebooks show it).
+            warnings.warn_explicit(message, RuntimeWarning, "tfwatcher", 0, module="tfwatcher")
 
 
 def thin_chunk(doc: dict, window: int = THIN_WINDOW) -> dict:
@@ -685,15 +711,74 @@ def _short(err: Exception) -> str:
     return text[:200]
 
 
-def upload_spool(client, path: Path) -> int:
-    """Send a spool file's documents (idempotent: the IDs are deterministic). Returns the count."""
+class SpoolError(ValueError):
+    """A spool file that cannot be read or is not what the writer writes."""
+
+
+def read_spool(path: Path) -> list[dict]:
+    """The rows of a spool file, each checked; SpoolError (naming the line) if any is bad."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpoolError(f"cannot read it ({type(err).__name__}: {_short(err)})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise SpoolError(f"line {number} is not valid JSON ({err})") from None
+        parts = row.get("path").split("/") if isinstance(row, dict) and isinstance(
+            row.get("path"), str) else []
+        if (len(parts) < 2 or len(parts) % 2 or parts[0] != "sessions" or not all(parts)
+                or not isinstance(row.get("doc"), dict) or not isinstance(row.get("merge"), bool)):
+            raise SpoolError(f"line {number} is not a spooled document")
+        rows.append(row)
+    return rows
+
+
+def _transient(err: BaseException) -> bool:
+    from google.api_core import exceptions as gexc
+
+    try:
+        from google.auth.exceptions import TransportError
+    except ImportError:  # pragma: no cover - google-auth comes with the client
+        TransportError = ()
+    return isinstance(err, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
+                            gexc.Aborted, gexc.ResourceExhausted, gexc.Unknown, gexc.RetryError,
+                            TransportError, TimeoutError, ConnectionError))
+
+
+def upload_spool(client, path: Path, timeout: float | None = None) -> int:
+    """Send a spool file's documents (idempotent: the IDs are deterministic). Returns the count.
+
+    Reads and checks the whole file first (SpoolError, nothing sent, if any line is bad).
+    With `timeout`, each commit may take that many seconds in all, transient errors retried
+    within it; then the last error is raised. (`tfwatcher sync` deletes a file only after this
+    returns.)"""
     from google.cloud import firestore
 
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    from .access import is_permanent
+
+    rows = read_spool(path)
     for i in range(0, len(rows), COMMIT_WRITES):
         batch = client.batch()
         for row in rows[i:i + COMMIT_WRITES]:
             batch.set(client.document(row["path"]),
                       _with_server_time(row["doc"], firestore.SERVER_TIMESTAMP), merge=row["merge"])
-        batch.commit()
+        if timeout is None:
+            batch.commit()
+            continue
+        deadline, delay = time.monotonic() + timeout, 0.5
+        while True:
+            try:
+                batch.commit(retry=None, timeout=max(0.5, deadline - time.monotonic()))
+                break
+            except Exception as err:
+                if (is_permanent(err) or not _transient(err)
+                        or time.monotonic() + delay >= deadline):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
     return len(rows)
