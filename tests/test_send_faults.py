@@ -163,3 +163,33 @@ def test_random_failure_sequences_lose_and_duplicate_nothing(emulator, monkeypat
         assert_exactly_once(db, w, sid, steps, epochs, tmp_path)
     finally:
         db.close()
+
+
+def test_sync_while_a_run_still_appends_to_the_spool_loses_nothing(db, emulator, monkeypatch, tmp_path):
+    """`tfwatcher sync` started while the run that spools is still going: rows appended after
+    sync read the file are not deleted with it; the next sync sends them."""
+    from tfwatcher import cli
+
+    ops = [("points", 50), ("round", "permanent"), ("points", 10)]
+    w, sid, steps, epochs, _faults = run_sequence(emulator, monkeypatch, tmp_path, ops)
+    real_upload = writer_module.upload_rows
+    appended = []
+
+    def upload_while_the_run_appends(client, rows, timeout=None):
+        count = real_upload(client, rows, timeout)
+        if not appended:  # the run logs more and spools it between sync's read and delete
+            for _ in range(25):
+                step = len(steps) + 1
+                w.add_point("train", step, 1, step, 0.01, float(step), {"loss": 1.0 / step})
+                steps.append(step)
+            appended.append(w.spool(final=True))
+        return count
+
+    monkeypatch.setattr(writer_module, "upload_rows", upload_while_the_run_appends)
+    assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
+    assert appended and appended[0] is not None and appended[0].exists(), "a growing file was deleted"
+    monkeypatch.setattr(writer_module, "upload_rows", real_upload)
+    assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
+    assert not list(tmp_path.glob("*.jsonl"))
+    got = read_session(db, sid)
+    assert [p["step"] for p in got["points"]["train"]] == steps

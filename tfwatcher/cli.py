@@ -158,7 +158,7 @@ def cmd_sync(args) -> int:
     is committed. Whatever stops it is one message, never a traceback. Exit status: 0 all
     uploaded (or nothing to do), 1 something is left, 2 no project configured."""
     from . import access
-    from .writer import SPOOL_DIR, SpoolError, upload_spool
+    from .writer import SPOOL_DIR, SpoolError, read_spool, remove_spool, upload_rows
 
     folder = Path(args.dir) if args.dir else SPOOL_DIR
     files = sorted(folder.glob("*.jsonl"))
@@ -188,7 +188,8 @@ def cmd_sync(args) -> int:
         client = target.client()
         for path in files:
             try:
-                count = upload_spool(client, path, timeout=args.timeout)
+                rows, size, cut = read_spool(path)
+                count = upload_rows(client, rows, timeout=args.timeout)
             except SpoolError as err:
                 print(f"tfwatcher sync: {path} was not uploaded: {err}. It is kept and nothing "
                       f"from it was sent; repair the file (a run killed while saving can leave "
@@ -204,8 +205,14 @@ def cmd_sync(args) -> int:
                 status = 1
                 continue
             left.remove(path)
+            if cut:
+                print(f"tfwatcher sync: {path.name} ended in a cut line (the run was killed while "
+                      f"saving it); what that line held is lost, the rest was uploaded.",
+                      file=sys.stderr)
             try:
-                path.unlink()
+                if not remove_spool(path, size):
+                    print(f"tfwatcher sync: {path.name} is still being written by a run; what it "
+                          f"gained meanwhile goes at the next `tfwatcher sync`.", file=sys.stderr)
             except OSError as err:
                 print(f"tfwatcher sync: uploaded {path} but could not delete it ({err}); "
                       f"uploading it again is harmless.", file=sys.stderr)

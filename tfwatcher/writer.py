@@ -638,13 +638,28 @@ class Writer:
             SPOOL_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
             name = f"{self.session_path.replace('/', '-')}-{int(time.time() * 1000)}.jsonl"
             self.spool_path = SPOOL_DIR / name
-        text = "".join(json.dumps({"path": p, "merge": m, "doc": d}, allow_nan=True) + "\n"
-                       for _w, p, d, m in rows)
-        # Created 0600: the session document's owner key may be in it.
-        fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a") as f:
-            f.write(text)
-        return self.spool_path
+        data = "".join(json.dumps({"path": p, "merge": m, "doc": d}, allow_nan=True) + "\n"
+                       for _w, p, d, m in rows).encode()
+        path = self.spool_path
+        for _ in range(10):
+            # Created 0600: the session document's owner key may be in it.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                _lock_file(fd)
+                # `tfwatcher sync` may have uploaded and deleted the file since we opened it:
+                # then these rows go to a new file under the same name, never to the deleted one.
+                try:
+                    current = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    current = False
+                if current:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    return path
+            finally:
+                os.close(fd)  # also releases the lock
+        raise OSError(f"{path} keeps being replaced while it is written")
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self.warned:
@@ -711,18 +726,53 @@ def _short(err: Exception) -> str:
     return text[:200]
 
 
+def _lock_file(fd: int) -> None:
+    """An exclusive lock shared by the writer's appends and `tfwatcher sync`'s reads and
+    deletes (POSIX only)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no sync can run during a write there
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
 class SpoolError(ValueError):
     """A spool file that cannot be read or is not what the writer writes."""
 
 
-def read_spool(path: Path) -> list[dict]:
-    """The rows of a spool file, each checked; SpoolError (naming the line) if any is bad."""
+def read_spool(path: Path) -> tuple[list[dict], int, bool]:
+    """The rows of a spool file, each checked, the file's size when read, and whether a cut
+    last line was left out; SpoolError (naming the line) if any other line is bad.
+
+    Read under the lock the writer appends under, so no append is seen half done. Only a
+    process killed in the middle of an append leaves a cut last line (no newline at its end):
+    those rows died with the process, and the rest of the file is still good."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
         raise SpoolError(f"cannot read it ({type(err).__name__}: {_short(err)})") from None
+    try:
+        _lock_file(fd)
+        size = os.fstat(fd).st_size
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(size)
+    finally:
+        os.close(fd)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpoolError(f"cannot read it ({type(err).__name__}: {_short(err)})") from None
+    lines = text.split("\n")
+    last = lines.pop()  # "" when the file ends with a newline, as every whole append does
+    cut = False
+    if last.strip():
+        try:
+            json.loads(last)
+            lines.append(last)
+        except ValueError:
+            cut = True
     rows = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -735,7 +785,24 @@ def read_spool(path: Path) -> list[dict]:
                 or not isinstance(row.get("doc"), dict) or not isinstance(row.get("merge"), bool)):
             raise SpoolError(f"line {number} is not a spooled document")
         rows.append(row)
-    return rows
+    return rows, size, cut
+
+
+def remove_spool(path: Path, size: int) -> bool:
+    """Delete a spool file that was uploaded as read at `size` bytes; keep it (False) if a
+    run still writing to it has appended since (the next sync sends it again: harmless)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        _lock_file(fd)  # an append under way finishes first; a later one finds no file
+        if os.fstat(fd).st_size != size:
+            return False
+        os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _transient(err: BaseException) -> bool:
@@ -752,16 +819,19 @@ def _transient(err: BaseException) -> bool:
 
 def upload_spool(client, path: Path, timeout: float | None = None) -> int:
     """Send a spool file's documents (idempotent: the IDs are deterministic). Returns the count.
+    Reads and checks the whole file first (SpoolError, nothing sent, if a line is bad)."""
+    rows, _size, _cut = read_spool(path)
+    return upload_rows(client, rows, timeout)
 
-    Reads and checks the whole file first (SpoolError, nothing sent, if any line is bad).
-    With `timeout`, each commit may take that many seconds in all, transient errors retried
-    within it; then the last error is raised. (`tfwatcher sync` deletes a file only after this
-    returns.)"""
+
+def upload_rows(client, rows: list[dict], timeout: float | None = None) -> int:
+    """Commit spooled rows in order, COMMIT_WRITES at a time. With `timeout`, each commit may
+    take that many seconds in all, transient errors retried within it; then the last error
+    is raised. Returns the count."""
     from google.cloud import firestore
 
     from .access import is_permanent
 
-    rows = read_spool(path)
     for i in range(0, len(rows), COMMIT_WRITES):
         batch = client.batch()
         for row in rows[i:i + COMMIT_WRITES]:
