@@ -4,7 +4,11 @@ Thin triggers only: each parses its event and calls a helper in `tfw_functions`,
 takes a Firestore client and plain values. See docs/notifications.md.
 
 - `notifysession`: on every update of `sessions/{sid}`, a web push to the session's
-  subscribers when it finishes, crashes, stalls or its loss turns NaN (once per event).
+  subscribers when it finishes, crashes, stalls or its loss turns NaN (once per event and
+  subscriber). When a send fails for a reason that may pass, the notification is left in
+  `state: retry` and the function raises `RetryLater` (an error in the logs).
+- `retrynotify`: every 5 minutes, sends the notifications a failed send left to retry, to the
+  subscribers not reached yet (docs/notifications.md).
 - `sweepstalled`: every 5 minutes, `running` sessions without a heartbeat for
   TFWATCHER_STALL_MINUTES become `stalled`.
 - `purgeexpired`: daily, sessions inactive for TFWATCHER_RETENTION_DAYS are deleted with
@@ -65,8 +69,24 @@ def notifysession(event: firestore_fn.Event[firestore_fn.Change[firestore_fn.Doc
     for res in results:
         send = res.send or notify.SendResult()
         logger.info("tfwatcher notify", sid=sid, notify_event=res.event, outcome=res.outcome,
-                    sent=send.sent, failed=send.failed, removed=len(send.removed))
+                    sent=send.sent, failed=send.failed, removed=len(send.removed),
+                    pending=len(send.pending), errors=send.errors)
+    retry = [res.event for res in results if res.outcome == "retry"]
+    if retry:  # not burnt: `retrynotify` sends to the rest (and a redelivery would too)
+        raise notify.RetryLater(f"session {sid}: notification {', '.join(retry)} not delivered "
+                                f"to every subscriber yet; retried by retrynotify")
     return results
+
+
+@scheduler_fn.on_schedule(schedule="every 5 minutes")
+def retrynotify(event: scheduler_fn.ScheduledEvent):
+    url = config.app_url(APP_URL.value, app().project_id)
+    done = notify.retry_pending(db(), url, now=event.schedule_time)
+    for sid, res in done:
+        send = res.send or notify.SendResult()
+        logger.info("tfwatcher notify retry", sid=sid, notify_event=res.event,
+                    outcome=res.outcome, sent=send.sent, pending=len(send.pending))
+    return done
 
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes")

@@ -5,19 +5,34 @@ Flow for one session update (`before` and `after` are the session document's dat
 1. `transitions(before, after)` lists the events this update *causes*: a status that
    became `finished`, `crashed` or `stalled`, and `nan` turning true. Anything else
    (a heartbeat, running -> running, finished -> finished) is no event at all.
-2. For each event, `claim()` creates `sessions/{sid}/notified/{event}` with `create()`,
-   which fails if the document exists. Only the caller that created it sends, so a
-   retried or duplicated trigger delivery never notifies twice. (The price: if sending
-   fails after the claim, that notification is lost rather than repeated.)
-3. `send()` sends one FCM web push per subscriber token (at most `MAX_SUBSCRIBERS`
-   subscribers, the oldest, are read)
-   (`firebase_admin.messaging.send_each_for_multicast`), and deletes the subscriber
-   documents whose token FCM reports as unregistered or invalid.
+2. For each event, `claim()` takes `sessions/{sid}/notified/{event}` in a transaction: it
+   creates it (`state: "sending"`, with a short lease), or takes it over when an earlier
+   attempt left it in `state: "retry"` (or its lease ran out). A marker in `state: "sent"`
+   or `"gave_up"` (or one written by an older version, without `state`) means done: a
+   duplicated trigger delivery sends nothing. A marker another attempt holds (`"sending"`,
+   lease not expired) is left alone.
+3. `subscribers()` reads the owner's subscriptions (`subscribers/o-*`, proven with the owner
+   key by the rules) first, all of them up to `MAX_OWNER_SUBSCRIBERS`, then the viewers'
+   (at most `MAX_SUBSCRIBERS`, the oldest by `created`; the rules cap them at `MAX_VIEWERS`
+   per session), minus those the marker lists as `delivered` by an earlier attempt.
+4. `send()` sends one FCM web push per token (`send_each_for_multicast`), deletes the
+   subscriptions whose token FCM reports as unregistered or invalid, and reports which
+   subscriptions got it and which failed for a reason that may pass (FCM unavailable,
+   quota, no network: `pending`).
+5. The marker records `delivered`. With nothing pending it becomes `"sent"`; otherwise
+   `"retry"`, and `retry_pending()` (the scheduled function `retrynotify`, every 5 minutes)
+   tries again, sending only to the subscriptions not reached yet. So a failed send does not
+   burn the notification, and a delivered one is not repeated. After `MAX_ATTEMPTS` attempts
+   or `GIVE_UP_AFTER` since the first, the marker becomes `"gave_up"` and retries stop.
+   (firebase-functions 0.6.0 deploys Firestore triggers with retry off and has no option to
+   turn it on; the trigger still raises `RetryLater`, so the failure shows in the logs, and a
+   platform redelivery, where retry is on, would work the same way.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
@@ -26,15 +41,28 @@ import firebase_admin.exceptions
 from firebase_admin import messaging
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1 import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 
 STATUS_EVENTS = ("finished", "crashed", "stalled")
 NAN_EVENT = "nan"
 EVENTS = STATUS_EVENTS + (NAN_EVENT,)
 
 FCM_BATCH = 500  # the most tokens one multicast may carry
-# Anyone with a share link may add subscriptions (docs/security.md), so one notification goes
-# to at most this many of a session's subscribers: the oldest by `created`.
+# Viewer subscriptions a session can take: the rules' cap (maxViewers() in firestore.rules,
+# MAX_VIEWERS in hosting/src/subscriber.ts).
+MAX_VIEWERS = 20
+# Viewer subscriptions one notification goes to at most: the oldest by `created`. Above the
+# rules' cap, for sessions subscribed to before the cap existed.
 MAX_SUBSCRIBERS = 50
+# Owner subscriptions (`subscribers/o-{sha256(key:token)}`, one per device of the owner) one
+# notification goes to at most. Always sent to, before and regardless of the viewers.
+MAX_OWNER_SUBSCRIBERS = 20
+OWNER_PREFIX = "o-"
+# Retries of a failed send (the trigger is redelivered): how many, and for how long.
+MAX_ATTEMPTS = 10
+GIVE_UP_AFTER = dt.timedelta(hours=2)
+LEASE = dt.timedelta(seconds=120)  # one attempt's hold on the marker
 TITLE_MAX = 120
 BODY_MAX = 240
 TTL_SECONDS = 24 * 3600  # FCM keeps an undelivered push this long
@@ -63,16 +91,28 @@ class SendResult:
     sent: int = 0
     failed: int = 0
     removed: list[str] = dataclasses.field(default_factory=list)  # subscriber doc IDs deleted
+    delivered: list[str] = dataclasses.field(default_factory=list)  # subscriber doc IDs reached
+    pending: list[str] = dataclasses.field(default_factory=list)  # failed, may work on a retry
+    errors: list[str] = dataclasses.field(default_factory=list)  # a few error texts
 
 
 @dataclasses.dataclass
 class NotifyResult:
-    """What happened to one event: `sent`, `duplicate` (already notified) or `no_subscribers`."""
+    """What happened to one event.
+
+    `sent` (nothing left to send), `retry` (some subscriptions failed for a reason that may pass:
+    the trigger should be delivered again), `no_subscribers`, `duplicate` (done already),
+    `in_progress` (another attempt holds the marker) or `gave_up` (retries exhausted).
+    """
 
     event: str
     outcome: str
     note: Note | None = None
     send: SendResult | None = None
+
+
+class RetryLater(Exception):
+    """Raised by the trigger when a send failed in a way a later delivery may fix."""
 
 
 # ---------------------------------------------------------------- what happened
@@ -171,34 +211,91 @@ def build_message(note: Note, tokens: Sequence[str]) -> messaging.MulticastMessa
 
 # ---------------------------------------------------------------- Firestore side
 
-def claim(db: firestore.Client, sid: str, event: str) -> bool:
-    """Create `sessions/{sid}/notified/{event}`; False if it already existed."""
-    ref = db.collection("sessions").document(sid).collection("notified").document(event)
-    try:
-        ref.create({"schema": 1, "event": event, "at": firestore.SERVER_TIMESTAMP})
-    except gexc.AlreadyExists:
-        return False
-    return True
+@dataclasses.dataclass
+class Claim:
+    """The outcome of `claim()`: `state` is `"mine"` (go ahead), `"done"`, `"busy"` or `"gave_up"`."""
+
+    state: str
+    attempt: int = 0
+    delivered: list[str] = dataclasses.field(default_factory=list)
+
+
+def _marker(db: firestore.Client, sid: str, event: str):
+    return db.collection("sessions").document(sid).collection("notified").document(event)
+
+
+def _aware(value) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return None
+
+
+def claim(db: firestore.Client, sid: str, event: str, now: dt.datetime | None = None) -> Claim:
+    """Take `sessions/{sid}/notified/{event}` for one send attempt (see the module docstring)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    ref = _marker(db, sid, event)
+
+    @firestore.transactional
+    def run(tx) -> Claim:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            tx.create(ref, {"schema": 1, "event": event, "state": "sending", "attempts": 1,
+                            "first_at": now, "lease_until": now + LEASE, "delivered": [],
+                            "at": firestore.SERVER_TIMESTAMP})
+            return Claim("mine", 1, [])
+        data = snap.to_dict() or {}
+        state = data.get("state")
+        if state not in ("sending", "retry"):  # sent, gave_up, or a marker of an older version
+            return Claim("done")
+        lease = _aware(data.get("lease_until"))
+        if state == "sending" and lease is not None and lease > now:
+            return Claim("busy")
+        attempts = int(data.get("attempts") or 1)
+        first = _aware(data.get("first_at")) or now
+        if attempts >= MAX_ATTEMPTS or now - first > GIVE_UP_AFTER:
+            tx.update(ref, {"state": "gave_up", "at": firestore.SERVER_TIMESTAMP})
+            return Claim("gave_up", attempts)
+        delivered = [d for d in data.get("delivered") or [] if isinstance(d, str)]
+        tx.update(ref, {"state": "sending", "attempts": attempts + 1, "lease_until": now + LEASE,
+                        "at": firestore.SERVER_TIMESTAMP})
+        return Claim("mine", attempts + 1, delivered)
+
+    return run(db.transaction())
 
 
 def subscribers(db: firestore.Client, sid: str,
                 limit: int | None = None) -> list[tuple[str, str]]:
-    """`(subscriber doc ID, token)` of the session's oldest `limit` subscribers (by `created`,
-    then ID; default `MAX_SUBSCRIBERS`) that have a token.
+    """`(subscriber doc ID, token)` to notify: the owner's subscriptions first, then viewers'.
 
-    The cap bounds what a flood of subscriptions through a share link can cost: the first
-    subscribers (usually the owner) keep getting notified, later ones are not. Documents
-    without a `created` timestamp (browsers cannot write one: the rules require it) are not
-    in the ordered query and are never sent to.
+    Owner subscriptions (`o-…` IDs, which only the owner key can create) are all read, up to
+    `MAX_OWNER_SUBSCRIBERS`, so viewers can never crowd the owner out. Viewers: the oldest
+    `limit` (default `MAX_SUBSCRIBERS`) by `created`, then ID. Documents without a `created`
+    timestamp (browsers cannot write one: the rules require it) are not in the ordered query
+    and are never sent to; neither are documents without a token.
     """
     limit = MAX_SUBSCRIBERS if limit is None else limit
-    out = []
-    query = (db.collection("sessions").document(sid).collection("subscribers")
-             .order_by("created").limit(limit))  # ties: by document ID
-    for snap in query.stream():
+    col = db.collection("sessions").document(sid).collection("subscribers")
+    out: list[tuple[str, str]] = []
+
+    def add(snap) -> None:
         token = (snap.to_dict() or {}).get("token")
         if isinstance(token, str) and token:
             out.append((snap.id, token))
+
+    owners = (col.where(filter=FieldFilter(FieldPath.document_id(), ">=", col.document(OWNER_PREFIX)))
+              .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document("o.")))
+              .limit(MAX_OWNER_SUBSCRIBERS))
+    for snap in owners.stream():
+        add(snap)
+    viewers = 0
+    # Read past any owner documents among the oldest, so `limit` viewers still come back.
+    query = col.order_by("created").limit(limit + MAX_OWNER_SUBSCRIBERS)  # ties: by document ID
+    for snap in query.stream():
+        if snap.id.startswith(OWNER_PREFIX) or viewers >= limit:
+            continue
+        before = len(out)
+        add(snap)
+        viewers += len(out) - before
     return out
 
 
@@ -216,23 +313,44 @@ def is_stale_token_error(exc: BaseException | None) -> bool:
 
 def send(db: firestore.Client, sid: str, note: Note,
          subs: Iterable[tuple[str, str]]) -> SendResult:
-    """Push `note` to the subscribers `subs`; delete the ones FCM rejects for good."""
+    """Push `note` to the subscribers `subs`; delete the ones FCM rejects for good.
+
+    Never raises for FCM: a multicast that fails as a whole (no network, no credentials, FCM
+    down) counts all its tokens as `pending`, as does a token FCM refuses for a passing reason.
+    """
     by_token: dict[str, list[str]] = {}
     for doc_id, token in subs:
         by_token.setdefault(token, []).append(doc_id)
     tokens = list(by_token)
     result = SendResult(tokens=len(tokens))
     stale: list[str] = []
+
+    def error(exc: BaseException) -> None:
+        if len(result.errors) < 5:
+            result.errors.append(_clip(f"{type(exc).__name__}: {exc}", 300))
+
     for start in range(0, len(tokens), FCM_BATCH):
         chunk = tokens[start:start + FCM_BATCH]
-        response = messaging.send_each_for_multicast(build_message(note, chunk))
+        try:
+            response = messaging.send_each_for_multicast(build_message(note, chunk))
+        except Exception as exc:  # the whole multicast: nobody in it got the push
+            error(exc)
+            result.failed += len(chunk)
+            for token in chunk:
+                result.pending.extend(by_token[token])
+            continue
         for token, resp in zip(chunk, response.responses):
             if resp.success:
                 result.sent += 1
+                result.delivered.extend(by_token[token])
                 continue
             result.failed += 1
             if is_stale_token_error(resp.exception):
                 stale.extend(by_token[token])
+            else:
+                if resp.exception is not None:
+                    error(resp.exception)
+                result.pending.extend(by_token[token])
     if stale:
         col = db.collection("sessions").document(sid).collection("subscribers")
         for start in range(0, len(stale), 500):
@@ -245,36 +363,86 @@ def send(db: firestore.Client, sid: str, note: Note,
 
 
 def notify_events(db: firestore.Client, sid: str, events: Sequence[str],
-                  session: Mapping[str, Any], app_url: str) -> list[NotifyResult]:
-    """Claim and send each event once; returns what happened to each."""
+                  session: Mapping[str, Any], app_url: str,
+                  now: dt.datetime | None = None) -> list[NotifyResult]:
+    """Claim and send each event; returns what happened to each (never raises for FCM).
+
+    An event whose outcome is `retry` should be tried again: `main.notifysession` raises
+    `RetryLater` then, and Cloud Functions delivers the event again.
+    """
     results = []
     for event in events:
-        if not claim(db, sid, event):
-            results.append(NotifyResult(event, "duplicate"))
+        got = claim(db, sid, event, now)
+        if got.state != "mine":
+            outcome = {"done": "duplicate", "busy": "in_progress"}.get(got.state, got.state)
+            results.append(NotifyResult(event, outcome))
             continue
         note = build_note(event, sid, session, app_url)
-        subs = subscribers(db, sid)
-        marker = (db.collection("sessions").document(sid)
-                  .collection("notified").document(event))
+        marker = _marker(db, sid, event)
+        already = set(got.delivered)
+        everyone = subscribers(db, sid)
+        subs = [(doc_id, token) for doc_id, token in everyone if doc_id not in already]
         if not subs:
-            marker.update({"tokens": 0, "sent": 0})
-            results.append(NotifyResult(event, "no_subscribers", note, SendResult()))
+            if already:  # everyone left was reached by an earlier attempt
+                marker.update({"state": "sent", "pending": 0, "at": firestore.SERVER_TIMESTAMP})
+                results.append(NotifyResult(event, "sent", note, SendResult()))
+            else:
+                marker.update({"state": "sent", "tokens": 0, "sent": 0,
+                               "at": firestore.SERVER_TIMESTAMP})
+                results.append(NotifyResult(event, "no_subscribers", note, SendResult()))
             continue
         try:
             sent = send(db, sid, note, subs)
-        except Exception as err:  # recorded, then re-raised so it shows in the logs
-            marker.update({"error": _clip(f"{type(err).__name__}: {err}", 500)})
-            raise
-        marker.update({"tokens": sent.tokens, "sent": sent.sent, "failed": sent.failed,
-                       "removed": len(sent.removed)})
-        results.append(NotifyResult(event, "sent", note, sent))
+        except Exception as err:  # Firestore trouble deleting stale tokens, or a bug: retry
+            sent = SendResult(tokens=len(subs), failed=len(subs),
+                              pending=[doc_id for doc_id, _ in subs],
+                              errors=[_clip(f"{type(err).__name__}: {err}", 300)])
+        delivered = sorted(already | set(sent.delivered))
+        fields = {"delivered": delivered, "tokens": sent.tokens, "sent": sent.sent,
+                  "failed": sent.failed, "removed": len(sent.removed),
+                  "pending": len(sent.pending), "at": firestore.SERVER_TIMESTAMP}
+        if sent.errors:
+            fields["error"] = _clip("; ".join(sent.errors), 500)
+        if sent.pending:
+            fields["state"] = "retry"
+            outcome = "retry"
+        else:
+            fields["state"] = "sent"
+            outcome = "sent"
+        marker.update(fields)
+        results.append(NotifyResult(event, outcome, note, sent))
     return results
 
 
 def handle_update(db: firestore.Client, sid: str, before: Mapping[str, Any] | None,
-                  after: Mapping[str, Any] | None, app_url: str) -> list[NotifyResult]:
+                  after: Mapping[str, Any] | None, app_url: str,
+                  now: dt.datetime | None = None) -> list[NotifyResult]:
     """Everything the trigger does for one update of `sessions/{sid}`."""
     events = transitions(before, after)
     if not events:
         return []
-    return notify_events(db, sid, events, after or {}, app_url)
+    return notify_events(db, sid, events, after or {}, app_url, now)
+
+
+def retry_query(db: firestore.Client, limit: int = 100):
+    """Markers left to retry, across sessions: `notified` where `state` is `retry` or
+    `sending` (an attempt that died; `claim()` waits for its lease). Needs the collection-group
+    index on `notified.state` (firestore.indexes.json)."""
+    return (db.collection_group("notified")
+            .where(filter=FieldFilter("state", "in", ["retry", "sending"]))
+            .limit(limit))
+
+
+def retry_pending(db: firestore.Client, app_url: str, now: dt.datetime | None = None,
+                  limit: int = 100) -> list[tuple[str, NotifyResult]]:
+    """Try again every notification a failed send left in `retry`; `(sid, result)` each."""
+    out = []
+    for snap in retry_query(db, limit).stream():
+        session_ref = snap.reference.parent.parent
+        if session_ref is None or session_ref.parent.id != "sessions":
+            continue
+        session = session_ref.get()
+        data = session.to_dict() if session.exists else {}
+        for res in notify_events(db, session_ref.id, [snap.id], data or {}, app_url, now):
+            out.append((session_ref.id, res))
+    return out

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import { subscriberFields, subscriberId } from "../src/subscriber";
+import { MAX_VIEWERS, counterValue, isWellFormedToken, ownerSubscriberId, subscriberFields, subscriberId } from "../src/subscriber";
 
 describe("subscriberId", () => {
   test("is the hex SHA-256 of the token", async () => {
@@ -34,5 +34,51 @@ describe("subscriberFields", () => {
     expect(subscriberFields("t", "x".repeat(40)).lang).toHaveLength(16);
     expect(subscriberFields("t", "")).toEqual({ token: "t", kind: "fcm" });
     expect(subscriberFields("t", undefined)).toEqual({ token: "t", kind: "fcm" });
+  });
+});
+
+describe("ownerSubscriberId", () => {
+  test('is "o-" + the hex SHA-256 of key + ":" + token (what the rules recompute)', async () => {
+    const key = "Q2hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sF";
+    const token = "fJ3k:APA91bH-example_token-with:colons_and-dashes";
+    expect(await ownerSubscriberId(key, token)).toBe(
+      "o-" + createHash("sha256").update(`${key}:${token}`, "utf8").digest("hex"),
+    );
+    expect(await ownerSubscriberId(key, token)).not.toBe(await ownerSubscriberId("other-key", token));
+    expect(await ownerSubscriberId(key, token)).toMatch(/^o-[0-9a-f]{64}$/);
+  });
+
+  test("refuses an empty key or token", async () => {
+    await expect(ownerSubscriberId("", "t".repeat(40))).rejects.toThrow();
+    await expect(ownerSubscriberId("k", "")).rejects.toThrow();
+  });
+});
+
+describe("isWellFormedToken (the rules' token check)", () => {
+  test("accepts FCM-like tokens of 32..4096 characters of [A-Za-z0-9_:-]", () => {
+    expect(isWellFormedToken("fJ3k:APA91bH-example_token-with:colons_and-dashes")).toBe(true);
+    expect(isWellFormedToken("t".repeat(32))).toBe(true);
+    expect(isWellFormedToken("t".repeat(4096))).toBe(true);
+  });
+
+  test("refuses anything else", () => {
+    for (const bad of ["t".repeat(31), "t".repeat(4097), "hello<script>".padEnd(40, "x"), `${"t".repeat(40)} `, `${"t".repeat(40)}/`, `${"t".repeat(40)}é`, "", 42, null, undefined]) {
+      expect(isWellFormedToken(bad)).toBe(false);
+    }
+  });
+});
+
+describe("counterValue", () => {
+  test("n of the counter document, 0 when missing or malformed", () => {
+    expect(counterValue({ n: 3, last: "x" })).toBe(3);
+    expect(counterValue(undefined)).toBe(0);
+    expect(counterValue({})).toBe(0);
+    expect(counterValue({ n: "3" })).toBe(0);
+    expect(counterValue({ n: 1.5 })).toBe(0);
+    expect(counterValue({ n: -1 })).toBe(0);
+  });
+
+  test("MAX_VIEWERS is the rules' cap", () => {
+    expect(MAX_VIEWERS).toBe(20);
   });
 });

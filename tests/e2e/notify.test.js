@@ -46,7 +46,7 @@ async function openRunning(context, url) {
   return page;
 }
 
-test("Notify me: permission granted, the token stored as sessions/{sid}/subscribers/{sha256(token)}", { timeout: 120_000 }, async () => {
+test("Notify me: permission granted, the token stored as sessions/{sid}/subscribers/{sha256(token)} and counted", { timeout: 120_000 }, async () => {
   const writer = await startWriter("live", dashboard.url);
   const context = await notifyContext({ grant: true });
   const again = await notifyContext({ grant: true });
@@ -73,6 +73,8 @@ test("Notify me: permission granted, the token stored as sessions/{sid}/subscrib
     assert.equal(doc.lang, lang.slice(0, 16));
     assert.ok(doc.created?.$timestamp, "created is a timestamp");
     assert.ok(Math.abs(Date.parse(doc.created.$timestamp) - Date.now()) < 60_000, "created is the server's time now");
+    // Issue 12: the viewers' counter took one step in the same batch.
+    assert.deepEqual(await readCollection(`sessions/${writer.id}/counters`), { subscribers: { n: 1, last: sha256(TOKEN) } });
 
     // Reloading remembers it on this device.
     await page.reload();
@@ -86,9 +88,39 @@ test("Notify me: permission granted, the token stored as sessions/{sid}/subscrib
     await page2.locator("[data-notify-message]").waitFor({ state: "visible", timeout: 30_000 });
     assert.match(await page2.locator("[data-notify-message]").textContent(), /already subscribed/);
     assert.deepEqual(Object.keys(await readCollection(`sessions/${writer.id}/subscribers`)), [sha256(TOKEN)]);
+    assert.equal((await readCollection(`sessions/${writer.id}/counters`)).subscribers.n, 1, "no second step");
   } finally {
     await context.close();
     await again.close();
+    await writer.stop();
+  }
+});
+
+test("Notify me on the owner link: the owner's own subscription o-{sha256(key:token)}, outside the viewers' cap", { timeout: 120_000 }, async () => {
+  const writer = await startWriter("live", dashboard.url);
+  const viewer = await notifyContext({ grant: true, token: "e2e-viewer-token:APA91b" + "v".repeat(120) });
+  const owner = await notifyContext({ grant: true });
+  try {
+    await writer.ready("epoch1");
+    const v = await openRunning(viewer, writer.share_url);
+    await v.click('[data-action="notify"]');
+    await v.locator("[data-notify-message]").waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await v.locator("[data-notify-message]").textContent(), /You'll get a notification/);
+
+    const page = await openRunning(owner, writer.owner_url);
+    await page.click('[data-action="notify"]');
+    const msg = page.locator("[data-notify-message]");
+    await msg.waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await msg.textContent(), /You'll get a notification on this device/);
+    const ownerId = `o-${sha256(`${writer.owner_key}:${TOKEN}`)}`;
+    const subs = await readCollection(`sessions/${writer.id}/subscribers`);
+    assert.deepEqual(Object.keys(subs).sort(), [ownerId, sha256("e2e-viewer-token:APA91b" + "v".repeat(120))].sort());
+    assert.deepEqual(Object.keys(subs[ownerId]).sort(), ["created", "kind", "lang", "token"], "the key is not stored");
+    assert.equal(subs[ownerId].token, TOKEN);
+    assert.equal((await readCollection(`sessions/${writer.id}/counters`)).subscribers.n, 1, "the owner is not counted");
+  } finally {
+    await viewer.close();
+    await owner.close();
     await writer.stop();
   }
 });

@@ -1,9 +1,18 @@
 // Issue #6, remote stop: the owner link's Stop button ends a real Keras fit (a Python child
 // process) through Firestore; a viewer link has no Stop button; a wrong key is refused by the
-// rules and the fit keeps running. Nothing is mocked here.
+// rules and the fit keeps running. Issue 12: a stop cannot be replayed: one callback, two fits;
+// after the owner stopped fit 1, every keyless write under control/ from a viewer's browser
+// Firestore client is refused during fit 2, which runs on until the owner's Stop ends it.
+// Nothing is mocked here.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { phoneContext, shot, startFit, withDashboardAndBrowser } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  PHONE, phoneContext, python, readCollection, repo, shot, startFit, withDashboardAndBrowser,
+} from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -100,5 +109,217 @@ test("viewer link: no Stop button; a wrong owner key is refused and the fit keep
     await viewer.close();
     await wrong.close();
     await fit.stop();
+  }
+});
+
+// ---- issue 12: one callback, two fits ------------------------------------------------------
+
+/** fit_until_stopped.py --fits N: `next(event, fit)` waits for that JSON line. */
+function startFits(dashboardUrl, fits, safetySeconds = 120) {
+  const child = spawn(python(), [join(repo, "tests", "e2e", "fit_until_stopped.py"), dashboardUrl,
+    String(safetySeconds), "--fits", String(fits)], { env: process.env, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
+  const events = [];
+  const waiters = [];
+  let closed = false;
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    if (line.startsWith("{")) events.push(JSON.parse(line));
+    for (const w of waiters.splice(0)) w();
+  }).on("close", () => { closed = true; for (const w of waiters.splice(0)) w(); });
+  const find = (event, fit) => events.find((e) => e.event === event && (fit === undefined || e.fit === fit)) ?? null;
+  return {
+    find,
+    async next(event, fit, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const e = find(event, fit);
+        if (e) return e;
+        if (closed) throw new Error(`fit process ended before ${event} ${fit ?? ""}\n${stderr}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${event} ${fit ?? ""}\n${stderr}`);
+        await new Promise((r) => { waiters.push(r); setTimeout(r, Math.min(left, 1000)).unref(); });
+      }
+    },
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null || child.signalCode !== null) return res();
+      child.once("exit", () => res());
+      child.kill("SIGTERM");
+      setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
+    }),
+  };
+}
+
+/** The owner presses Stop and confirms; returns the time of the press (ms). */
+async function pressStop(page) {
+  const stop = page.locator('[data-action="stop"]');
+  await stop.waitFor({ state: "visible", timeout: 60_000 });
+  assert.equal(await stop.textContent(), "Stop training");
+  const pressedAt = Date.now();
+  await stop.click();
+  await page.locator('[data-action="stop-confirm"]').click();
+  return pressedAt;
+}
+
+// The Firebase JS SDK (its standalone compat build, from the dashboard's node_modules) loaded
+// into a page: a browser Firestore client that writes whatever it is told, configured from
+// the dashboard's own /__/firebase/init.json, as an attacker holding the share link would.
+const SDK = ["firebase-app-compat.js", "firebase-firestore-compat.js"]
+  .map((f) => readFileSync(join(repo, "hosting", "node_modules", "firebase", f), "utf8"));
+
+async function attackerPage(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  for (const content of SDK) await page.addScriptTag({ content });
+  await page.evaluate(async () => {
+    const cfg = await (await fetch("/__/firebase/init.json")).json();
+    const { firestoreEmulator, ...options } = cfg;
+    const app = window.firebase.initializeApp(options, "attacker");
+    const db = app.firestore();
+    if (firestoreEmulator) db.useEmulator(firestoreEmulator.host, Number(firestoreEmulator.port));
+    window.__attack = async (op, path, data, opts) => {
+      const ref = db.doc(path);
+      const now = window.firebase.firestore.FieldValue.serverTimestamp();
+      const body = JSON.parse(JSON.stringify(data ?? {}));
+      if (body.at === "SERVER_TIME") body.at = now;
+      try {
+        if (op === "update") await ref.update(body);
+        else if (op === "set") await ref.set(body, opts ?? {});
+        else if (op === "delete") await ref.delete();
+        else if (op === "get") await ref.get({ source: "server" });
+        return "allowed";
+      } catch (err) {
+        return err.code ?? String(err);
+      }
+    };
+  });
+  return page;
+}
+
+test("one callback, two fits: after the owner stopped fit 1, no keyless write under control/ stops fit 2; the owner's Stop does, within 2 s", { timeout: 300_000 }, async () => {
+  const fits = startFits(dashboard.url, 2);
+  const owner = await phoneContext(browser, dashboard.url);
+  const viewer = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, bypassCSP: true });
+  try {
+    const created = await fits.next("created", undefined, 120_000);
+    const sid = created.id;
+    const page = await owner.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+    await page.goto(created.owner_url);
+    await fits.next("fit_started", 1);
+    await waitStatus(page, "running");
+
+    // Fit 1: the owner stops it from the owner link.
+    const pressed1 = await pressStop(page);
+    const returned1 = await fits.next("returned", 1, 60_000);
+    assert.equal(returned1.safety, false, "the safety net ended fit 1, not the Stop button");
+    assert.equal(returned1.run, 1);
+    assert.ok(returned1.time * 1000 - pressed1 < 2000, `fit 1 returned ${(returned1.time * 1000 - pressed1).toFixed(0)} ms after Stop`);
+
+    // Fit 2 starts with the same callback (run 2); the owner page shows it running again.
+    await fits.next("fit_started", 2);
+    await page.waitForFunction(() => {
+      const pill = document.querySelector(".pill");
+      const stop = document.querySelector('[data-action="stop"]');
+      return pill?.getAttribute("data-status") === "running" && stop && !stop.hidden && stop.textContent === "Stop training";
+    }, null, { timeout: 60_000 });
+    const control1 = await readCollection(`sessions/${sid}/control`);
+    assert.deepEqual(Object.keys(control1), ["stop-1"]);
+
+    // A viewer's browser client with the share link tries every keyless write under control/.
+    const attacker = await attackerPage(viewer, created.share_url);
+    await waitStatus(attacker, "running");
+    const attempts = [
+      ["update", `sessions/${sid}/control/stop-1`, { at: "SERVER_TIME" }],
+      ["update", `sessions/${sid}/control/stop-1`, { run: 2, at: "SERVER_TIME" }],
+      ["set", `sessions/${sid}/control/stop-1`, { at: "SERVER_TIME" }, { merge: true }],
+      ["set", `sessions/${sid}/control/stop-1`, { run: 2, at: "SERVER_TIME" }, { merge: true }],
+      ["set", `sessions/${sid}/control/stop-2`, { run: 2, at: "SERVER_TIME" }],
+      ["set", `sessions/${sid}/control/stop-2`, { key: "x".repeat(32), run: 2, at: "SERVER_TIME" }],
+      ["set", `sessions/${sid}/control/stop-2`, { key: "", run: 2, at: "SERVER_TIME" }],
+      ["set", `sessions/${sid}/control/stop-2`, { run: 2, at: "SERVER_TIME" }, { merge: true }],
+      ["set", `sessions/${sid}/control/stop`, { at: "SERVER_TIME" }],
+      ["set", `sessions/${sid}/control/stop`, { run: 2, at: "SERVER_TIME" }, { merge: true }],
+      ["delete", `sessions/${sid}/control/stop-1`],
+      ["get", `sessions/${sid}/control/stop-1`],
+    ];
+    for (const [op, path, data, opts] of attempts) {
+      const outcome = await attacker.evaluate(([o, p, d, x]) => window.__attack(o, p, d, x), [op, path, data, opts]);
+      assert.equal(outcome, "permission-denied", `${op} ${path} ${JSON.stringify(data ?? {})} ${JSON.stringify(opts ?? {})}`);
+    }
+    const control2 = await readCollection(`sessions/${sid}/control`);
+    assert.deepEqual(Object.keys(control2), ["stop-1"], "nothing new under control/");
+    assert.deepEqual(control2["stop-1"], control1["stop-1"], "stop-1 unchanged");
+
+    // Fit 2 runs on.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(fits.find("returned", 2), null, "fit 2 returned after keyless writes");
+    assert.equal(await page.locator(".pill").getAttribute("data-status"), "running");
+    await shot(attacker, "e2e-fit2-after-keyless-writes-360x640");
+
+    // The owner's Stop still ends fit 2 within 2 s.
+    const pressed2 = await pressStop(page);
+    const returned2 = await fits.next("returned", 2, 60_000);
+    assert.equal(returned2.safety, false, "the safety net ended fit 2, not the Stop button");
+    assert.equal(returned2.run, 2);
+    const after2 = returned2.time * 1000 - pressed2;
+    assert.ok(after2 < 2000, `fit 2 returned ${after2.toFixed(0)} ms after Stop`);
+    console.log(`# fit 1 returned ${(returned1.time * 1000 - pressed1).toFixed(0)} ms, fit 2 ${after2.toFixed(0)} ms after the owner's Stop`);
+    assert.equal((await fits.next("flushed")).status, "stopped");
+    await waitStatus(page, "stopped");
+    const control3 = await readCollection(`sessions/${sid}/control`);
+    assert.deepEqual(Object.keys(control3).sort(), ["stop-1", "stop-2"]);
+    assert.equal(control3["stop-2"].run, 2);
+    assert.deepEqual(errors, []);
+  } finally {
+    await owner.close();
+    await viewer.close();
+    await fits.stop();
+  }
+});
+
+// ---- a session written before `run` ----------------------------------------------------------
+
+/** Writes documents with admin access (rules do not apply), as an older writer left them. */
+function writeDocs(docs) {
+  const code = [
+    "import json, os, sys",
+    "from google.cloud import firestore",
+    "db = firestore.Client(project=os.environ.get('TFWATCHER_PROJECT') or os.environ['GCLOUD_PROJECT'])",
+    "for path, data in json.loads(sys.argv[1]).items():",
+    "    data = {k: (firestore.SERVER_TIMESTAMP if v == '$now' else v) for k, v in data.items()}",
+    "    db.document(path).set(data)",
+  ].join("\n");
+  const child = spawn(python(), ["-c", code, JSON.stringify(docs)], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => { err += d; });
+  return new Promise((res, rej) => child.once("exit", (c) => (c === 0 ? res() : rej(new Error(err)))));
+}
+
+test("a running session from an older writer (no run field): Stop is unavailable, said plainly, and nothing is written", { timeout: 120_000 }, async () => {
+  const sid = "k7m2x9q"; // a 7-character ID of the old format
+  const key = "Q2hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sF";
+  await writeDocs({
+    [`sessions/${sid}`]: {
+      schema: 1, status: "running", mode: "fit", name: "old writer", created: "$now", heartbeat: "$now",
+      plan: { epochs: 10, steps: 100 }, progress: { epoch: 1, batch: 3, step: 3 }, metrics: ["loss"],
+      latest: [{ name: "loss", value: 0.5 }], error: null, ended: null, nan: false,
+    },
+    [`sessions/${sid}/private/owner`]: { key },
+  });
+  const context = await phoneContext(browser, dashboard.url);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${dashboard.url}/s/${sid}#k=${key}`);
+    await waitStatus(page, "running", 30_000);
+    const note = page.locator("[data-stop-unavailable]");
+    await note.waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await note.textContent(), /Stop is unavailable for this session: it was started by an older TF Watcher/);
+    assert.equal(await page.locator('[data-action="stop"]').isVisible(), false, "no Stop button");
+    await shot(page, "e2e-stop-unavailable-old-session-360x640");
+    assert.deepEqual(await readCollection(`sessions/${sid}/control`), {});
+  } finally {
+    await context.close();
   }
 });

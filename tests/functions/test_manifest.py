@@ -9,7 +9,7 @@ from .support import FUNCTIONS_DIR
 
 
 def test_deploy_manifest(functions_main):
-    names = ("notifysession", "sweepstalled", "purgeexpired")
+    names = ("notifysession", "sweepstalled", "purgeexpired", "retrynotify")
     manifest = yaml.safe_load(serving.functions_as_yaml(
         {name: getattr(functions_main, name) for name in names}))
     endpoints = manifest["endpoints"]
@@ -17,6 +17,8 @@ def test_deploy_manifest(functions_main):
     notify = endpoints["notifysession"]["eventTrigger"]
     assert notify["eventType"] == "google.cloud.firestore.document.v1.updated"
     assert notify["eventFilterPathPatterns"] == {"document": "sessions/{sid}"}
+    # The SDK deploys Firestore triggers without platform retry: retrynotify does it.
+    assert endpoints["retrynotify"]["scheduleTrigger"]["schedule"] == "every 5 minutes"
     assert endpoints["sweepstalled"]["scheduleTrigger"]["schedule"] == "every 5 minutes"
     assert endpoints["purgeexpired"]["scheduleTrigger"]["schedule"] == "every 24 hours"
     params = {p["name"]: p for p in manifest["params"]}

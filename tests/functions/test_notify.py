@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from firebase_admin import exceptions as fb_exceptions
@@ -146,6 +147,8 @@ def test_finished_sends_one_push_with_title_link_and_tokens(fdb, fcm):
     assert results[0].send.sent == 2 and results[0].send.failed == 0
     marker = notified(fdb, sid)["finished"]
     assert marker["event"] == "finished" and marker["sent"] == 2 and marker["tokens"] == 2
+    assert marker["state"] == "sent" and marker["attempts"] == 1 and marker["pending"] == 0
+    assert marker["delivered"] == ["sub0", "sub1"]
     assert isinstance(marker["at"], dt.datetime)
     # The message really encodes for FCM's v1 API (validation happens at encode time).
     encoded = messaging._MessagingService.encode_message(
@@ -226,7 +229,19 @@ def test_unregistered_token_is_deleted_others_kept(fdb, fcm):
     assert res.send.sent == 1 and res.send.failed == 2
     assert res.send.removed == ["sub1"]
     assert subscriber_ids(fdb, sid) == ["sub0", "sub2"]
-    assert notified(fdb, sid)["finished"]["removed"] == 1
+    marker = notified(fdb, sid)["finished"]
+    assert marker["removed"] == 1
+    # The transient failure is pending: the event is to be tried again, for sub2 only.
+    assert res.outcome == "retry" and res.send.pending == ["sub2"]
+    assert marker["state"] == "retry" and marker["delivered"] == ["sub0"]
+    assert "UnavailableError: FCM is overloaded" in marker["error"]
+    del fcm.errors["tok-busy"]
+    [again] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert again.outcome == "sent"
+    assert fcm.tokens == [["tok-ok", "tok-gone", "tok-busy"], ["tok-busy"]]
+    marker = notified(fdb, sid)["finished"]
+    assert marker["state"] == "sent" and marker["delivered"] == ["sub0", "sub2"]
+    assert marker["attempts"] == 2
 
 
 def test_invalid_token_is_deleted_but_not_payload_errors(fdb, fcm):
@@ -243,6 +258,8 @@ def test_invalid_token_is_deleted_but_not_payload_errors(fdb, fcm):
     assert fcm.tokens == [["tok-bad", "tok-dup", "tok-mismatch", "tok-ok"]]
     assert sorted(res.send.removed) == ["sub0", "sub1", "sub2", "sub3"]
     assert subscriber_ids(fdb, sid) == ["sub4"]
+    # A payload error is not the token's fault: kept, and tried again later.
+    assert res.outcome == "retry" and res.send.pending == ["sub4"]
 
 
 def test_no_subscribers_marks_without_sending(fdb, fcm):
@@ -320,17 +337,187 @@ def test_http_app_url_keeps_link_in_data_only():
     assert msg.data["link"] == "http://192.168.1.5:8080/s/abc2345"
 
 
-def test_send_failure_is_recorded_and_not_retried(fdb, mocker):
+# ------------------------------------------------------------------ owner first, never crowded out
+
+def add_owner(db, ref, token, key="owner-key", created=None):
+    """An owner subscription as the dashboard creates it: `o-` + sha256(key:token)."""
+    doc_id = "o-" + hashlib.sha256(f"{key}:{token}".encode()).hexdigest()
+    ref.collection("subscribers").document(doc_id).set(
+        {"token": token, "kind": "fcm", "created": created or now_utc()})
+    return doc_id
+
+
+def test_owner_subscribed_last_is_notified_despite_a_flood(fdb, fcm):
+    """Issue 12: viewers' subscriptions (here 80, more than the rules now allow, as an old
+    session may hold) must not make the owner, who subscribed last, miss the notification."""
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after)
+    add_subscribers(fdb, ref, 80)
+    owner = add_owner(fdb, ref, "t-owner-phone")
+    laptop = add_owner(fdb, ref, "t-owner-laptop", created=now_utc() + dt.timedelta(seconds=5))
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    [tokens] = fcm.tokens
+    assert sorted(tokens[:2]) == ["t-owner-laptop", "t-owner-phone"], "owners go first"
+    assert tokens[2:] == [f"t{i:03d}" for i in range(notify.MAX_SUBSCRIBERS)]
+    assert {owner, laptop} <= set(notified(fdb, sid)["finished"]["delivered"])
+    assert res.outcome == "sent"
+
+
+def test_viewer_ids_that_sort_after_o_are_viewers(fdb):
+    """Only IDs starting with "o-" are owner subscriptions (viewers' are hex SHA-256)."""
+    sid = new_sid()
+    ref = seed(fdb, sid, session_data())
+    for doc_id, token in [("o-abc", "t-owner"), ("o", "t-o"), ("oa", "t-oa"), ("p1", "t-p"),
+                          ("ff" * 32, "t-hex")]:
+        ref.collection("subscribers").document(doc_id).set(
+            {"token": token, "kind": "fcm", "created": now_utc()})
+    subs = notify.subscribers(fdb, sid)
+    assert subs[0] == ("o-abc", "t-owner")
+    assert sorted(subs[1:]) == sorted([("o", "t-o"), ("oa", "t-oa"), ("p1", "t-p"),
+                                       ("ff" * 32, "t-hex")])
+
+
+def test_owner_failure_is_retried_even_when_viewers_got_it(fdb, fcm):
+    """One viewer reached is not enough: the owner's push failed, so the event is retried
+    for the owner only, and the viewer is not notified twice."""
+    sid = new_sid()
+    after = session_data(status="crashed", error={"type": "ValueError"})
+    ref = seed(fdb, sid, after, tokens=["t-viewer"])
+    owner = add_owner(fdb, ref, "t-owner")
+    fcm.errors["t-owner"] = fb_exceptions.InternalError("FCM internal error")
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert res.outcome == "retry" and res.send.delivered == ["sub0"] and res.send.pending == [owner]
+    fcm.errors.clear()
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert res.outcome == "sent"
+    assert fcm.tokens == [["t-owner", "t-viewer"], ["t-owner"]]
+    assert notified(fdb, sid)["crashed"]["delivered"] == sorted([owner, "sub0"])
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "duplicate"
+    assert len(fcm.messages) == 2
+
+
+# ------------------------------------------------------------------ a failed send is not burnt
+
+@pytest.mark.parametrize("error", [
+    fb_exceptions.UnavailableError("FCM is down"),
+    fb_exceptions.UnauthenticatedError("no credentials"),
+    ConnectionError("no network"),
+])
+def test_failed_send_is_retried_not_burnt(fdb, mocker, error):
+    """Before issue 12 the marker was written before sending, so this notification was lost."""
+    sid = new_sid()
+    after = session_data(status="finished")
+    seed(fdb, sid, after, tokens=["tok-a", "tok-b"])
+    fake = FakeFcm()
+    send = mocker.patch("firebase_admin.messaging.send_each_for_multicast", side_effect=error)
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert res.outcome == "retry" and res.send.sent == 0
+    assert sorted(res.send.pending) == ["sub0", "sub1"]
+    marker = notified(fdb, sid)["finished"]
+    assert marker["state"] == "retry" and marker["delivered"] == [] and marker["pending"] == 2
+    assert type(error).__name__ in marker["error"]
+    # The next delivery of the same event (FCM reachable again) sends it, once.
+    send.side_effect = fake
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    assert res.outcome == "sent"
+    assert fake.tokens == [["tok-a", "tok-b"]]
+    assert notified(fdb, sid)["finished"]["state"] == "sent"
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "duplicate"
+    assert send.call_count == 2
+
+
+def test_an_attempt_in_progress_is_left_alone_until_its_lease_ends(fdb, fcm):
     sid = new_sid()
     after = session_data(status="finished")
     seed(fdb, sid, after, tokens=["tok-a"])
+    now = now_utc()
+    marker = fdb.collection("sessions").document(sid).collection("notified").document("finished")
+    marker.set({"schema": 1, "event": "finished", "state": "sending", "attempts": 1,
+                "first_at": now, "lease_until": now + dt.timedelta(seconds=60), "delivered": []})
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "in_progress"
+    assert fcm.messages == []
+    # The other attempt died (its instance was killed): after the lease, this one takes over.
+    later = now + notify.LEASE + dt.timedelta(seconds=61)
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL, now=later)[0].outcome == "sent"
+    assert fcm.tokens == [["tok-a"]]
+    assert notified(fdb, sid)["finished"]["attempts"] == 2
+
+
+def test_retries_stop_after_max_attempts_or_too_long(fdb, mocker):
+    sid = new_sid()
+    after = session_data(status="stalled")
+    seed(fdb, sid, after, tokens=["tok-a"])
     send = mocker.patch("firebase_admin.messaging.send_each_for_multicast",
-                        side_effect=fb_exceptions.UnauthenticatedError("no credentials"))
-    with pytest.raises(fb_exceptions.UnauthenticatedError):
-        notify.handle_update(fdb, sid, session_data(), after, APP_URL)
-    assert "UnauthenticatedError" in notified(fdb, sid)["finished"]["error"]
+                        side_effect=fb_exceptions.UnavailableError("down"))
+    for _ in range(notify.MAX_ATTEMPTS):
+        assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "retry"
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "gave_up"
     assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "duplicate"
-    assert send.call_count == 1
+    assert send.call_count == notify.MAX_ATTEMPTS
+    assert notified(fdb, sid)["stalled"]["state"] == "gave_up"
+
+    sid = new_sid()
+    seed(fdb, sid, after, tokens=["tok-a"])
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "retry"
+    much_later = now_utc() + notify.GIVE_UP_AFTER + dt.timedelta(minutes=1)
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL,
+                                now=much_later)[0].outcome == "gave_up"
+
+
+def test_a_marker_of_the_older_version_counts_as_sent(fdb, fcm):
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after, tokens=["tok-a"])
+    ref.collection("notified").document("finished").set(
+        {"schema": 1, "event": "finished", "at": now_utc(), "tokens": 1, "sent": 1})
+    assert notify.handle_update(fdb, sid, session_data(), after, APP_URL)[0].outcome == "duplicate"
+    assert fcm.messages == []
+
+
+def test_retry_pending_sends_what_failed_across_sessions(fdb, fcm):
+    """The scheduled retry: markers in `retry` (any session) are sent to the subscribers not
+    reached yet; `sent`, `gave_up` and held markers are left alone."""
+    a, b, c = new_sid(), new_sid(), new_sid()
+    fin = session_data(status="finished")
+    seed(fdb, a, fin, tokens=["tok-a1", "tok-a2"])
+    seed(fdb, b, session_data(status="crashed", error={"type": "OSError"}), tokens=["tok-b"])
+    seed(fdb, c, fin, tokens=["tok-c"])
+    fcm.errors["tok-a2"] = fb_exceptions.UnavailableError("down")
+    fcm.errors["tok-b"] = fb_exceptions.UnavailableError("down")
+    assert notify.handle_update(fdb, a, session_data(), fin, APP_URL)[0].outcome == "retry"
+    crashed = session_data(status="crashed", error={"type": "OSError"})
+    assert notify.handle_update(fdb, b, session_data(), crashed, APP_URL)[0].outcome == "retry"
+    assert notify.handle_update(fdb, c, session_data(), fin, APP_URL)[0].outcome == "sent"
+    fcm.messages.clear()
+    fcm.errors.clear()
+    done = notify.retry_pending(fdb, APP_URL)
+    assert sorted((sid, r.event, r.outcome) for sid, r in done) == sorted(
+        [(a, "finished", "sent"), (b, "crashed", "sent")])
+    assert sorted(map(tuple, fcm.tokens)) == [("tok-a2",), ("tok-b",)]
+    crash_msg = next(m for m in fcm.messages if m.data["sid"] == b)
+    assert crash_msg.notification.title == "Training crashed: OSError"
+    assert notify.retry_pending(fdb, APP_URL) == []
+    assert len(fcm.messages) == 2
+
+
+def test_scheduled_retry_trigger(fdb, fcm, functions_main, monkeypatch):
+    from firebase_functions import scheduler_fn
+
+    monkeypatch.delenv("TFWATCHER_APP_URL", raising=False)
+    sid = new_sid()
+    after = session_data(status="stalled")
+    seed(fdb, sid, after, tokens=["tok-a"])
+    fcm.errors["tok-a"] = fb_exceptions.UnavailableError("down")
+    with pytest.raises(notify.RetryLater):
+        functions_main.notifysession(document_updated(PROJECT, sid, session_data(), after))
+    fcm.errors.clear()
+    handler = functions_main.retrynotify.__wrapped__
+    [(got_sid, res)] = handler(scheduler_fn.ScheduledEvent(job_name=None, schedule_time=now_utc()))
+    assert (got_sid, res.event, res.outcome) == (sid, "stalled", "sent")
+    assert fcm.tokens == [["tok-a"], ["tok-a"]]
+    assert fcm.messages[1].webpush.fcm_options.link == f"{APP_URL}/s/{sid}"
+    assert notified(fdb, sid)["stalled"]["state"] == "sent"
 
 
 # ------------------------------------------------------------------ the trigger itself
@@ -349,6 +536,25 @@ def test_trigger_parses_a_raw_firestore_event(fdb, fcm, functions_main, monkeypa
     functions_main.notifysession(raw)
     functions_main.notifysession(document_updated(PROJECT, sid, before, after))
     assert len(fcm.messages) == 1
+
+
+def test_trigger_raises_for_a_retry_and_the_redelivery_sends(fdb, fcm, functions_main):
+    """A failed send makes the trigger fail (Cloud Functions, with retry=True, delivers the
+    event again); the redelivered event sends to whoever was not reached, and then nothing."""
+    sid = new_sid()
+    before = session_data()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after, tokens=["tok-a"])
+    add_owner(fdb, ref, "tok-owner")
+    fcm.errors["tok-owner"] = fb_exceptions.UnavailableError("FCM is down")
+    raw = document_updated(PROJECT, sid, before, after)
+    with pytest.raises(notify.RetryLater, match="finished"):
+        functions_main.notifysession(raw)
+    fcm.errors.clear()
+    functions_main.notifysession(raw)
+    functions_main.notifysession(raw)
+    assert fcm.tokens == [["tok-owner", "tok-a"], ["tok-owner"]]
+    assert notified(fdb, sid)["finished"]["state"] == "sent"
 
 
 def test_trigger_uses_configured_app_url(fdb, fcm, functions_main, monkeypatch):

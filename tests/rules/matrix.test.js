@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { assertFails, assertSucceeds } from '@firebase/rules-unit-testing';
 import {
   addDoc, collection, deleteDoc, doc, getDoc, getDocs, limit, query, serverTimestamp, setDoc,
-  updateDoc, where,
+  updateDoc, where, writeBatch,
 } from 'firebase/firestore';
-import { CALLERS, SID, UNKNOWN_SID, seed, useTestEnv } from './setup.js';
+import { CALLERS, SID, TOKEN, UNKNOWN_SID, ownerSubId, seed, useTestEnv, viewerId } from './setup.js';
 
 const env = useTestEnv();
 
@@ -15,14 +15,39 @@ const env = useTestEnv();
 // `update` and `delete` target a seeded one (a set() on an existing document is an update
 // for the rules). `list` lists the collection holding the document.
 function docOps(path) {
-  const parent = path.slice(0, path.lastIndexOf('/'));
+  if (typeof path === 'function') return docOpsFor(path);
+  return docOpsFor(() => path);
+}
+
+// `path(key)`: the document's path may depend on the caller's key (the owner subscription).
+function docOpsFor(path) {
+  const parentOf = (p) => p.slice(0, p.lastIndexOf('/'));
   return {
-    get: { run: (db) => getDoc(doc(db, path)) },
-    list: { run: (db) => getDocs(collection(db, parent)) },
-    create: { omit: [path], run: (db, data) => setDoc(doc(db, path), data) },
-    update: { run: (db, data) => setDoc(doc(db, path), data) },
-    delete: { run: (db) => deleteDoc(doc(db, path)) },
+    get: { run: (db, _data, key) => getDoc(doc(db, path(key))) },
+    list: { run: (db, _data, key) => getDocs(collection(db, parentOf(path(key)))) },
+    create: { omit: (key) => [path(key)], run: (db, data, key) => setDoc(doc(db, path(key)), data) },
+    update: { run: (db, data, key) => setDoc(doc(db, path(key)), data) },
+    delete: { run: (db, _data, key) => deleteDoc(doc(db, path(key))) },
   };
+}
+
+// A viewer subscription is created the way the dashboard does it: one batch with the step of
+// counters/subscribers from 1 (seeded) to 2. The other operations are plain ones.
+const NEW_TOKEN = 'fcm-token-matrix:APA91b' + 'q'.repeat(120);
+function viewerSubscriptionOps() {
+  const path = `sessions/${SID}/subscribers/${viewerId(TOKEN)}`; // seeded
+  const ops = docOps(path);
+  ops.create = {
+    run: (db, data) => {
+      const id = viewerId(data.token);
+      const batch = writeBatch(db);
+      batch.set(doc(db, `sessions/${SID}/subscribers/${id}`), data);
+      batch.set(doc(db, `sessions/${SID}/counters/subscribers`), { n: 2, last: id });
+      return batch.commit();
+    },
+  };
+  ops.update = { run: (db, data) => setDoc(doc(db, path), { ...data, token: TOKEN }) };
+  return ops;
 }
 
 // What a browser might try on the `sessions` collection itself.
@@ -62,13 +87,28 @@ const PATHS = {
     ops: docOps(`sessions/${SID}/private/owner`),
     data: (key) => ({ key }),
   },
-  'control/stop': {
+  // The stop of the current run (1); create is the owner's one stop, update a replay.
+  'control/stop-{run}': {
+    ops: docOps(`sessions/${SID}/control/stop-1`),
+    data: (key) => ({ key, run: 1, at: serverTimestamp() }),
+  },
+  'control/stop (old layout)': {
     ops: docOps(`sessions/${SID}/control/stop`),
     data: (key) => ({ key, at: serverTimestamp() }),
   },
-  subscribers: {
-    ops: docOps(`sessions/${SID}/subscribers/sub1`),
-    data: () => ({ token: 'fcm-token-abc', created: serverTimestamp(), kind: 'fcm', lang: 'en' }),
+  'subscribers (viewer)': {
+    ops: viewerSubscriptionOps(),
+    data: () => ({ token: NEW_TOKEN, created: serverTimestamp(), kind: 'fcm', lang: 'en' }),
+  },
+  // The ID is o-sha256(caller's key + ":" + token): only the owner key names a valid one.
+  'subscribers (owner)': {
+    ops: docOps((key) => `sessions/${SID}/subscribers/${ownerSubId(key, TOKEN)}`),
+    data: () => ({ token: TOKEN, created: serverTimestamp(), kind: 'fcm', lang: 'en' }),
+  },
+  // A lone write of the counter (without its subscription) is refused; see subscribers.test.js.
+  'counters/subscribers': {
+    ops: docOps(`sessions/${SID}/counters/subscribers`),
+    data: () => ({ n: 2, last: viewerId(NEW_TOKEN) }),
   },
   notified: {
     ops: docOps(`sessions/${SID}/notified/finished`),
@@ -96,8 +136,11 @@ const EXPECTED = {
   epochs:                  ['+++',   '+++',   '---',   '---',   '---'],
   batches:                 ['+++',   '+++',   '---',   '---',   '---'],
   'private/owner':         ['---',   '---',   '---',   '---',   '---'],
-  'control/stop':          ['---',   '---',   '--+',   '--+',   '---'],
-  subscribers:             ['---',   '---',   '+++',   '---',   '---'],
+  'control/stop-{run}':    ['---',   '---',   '--+',   '---',   '---'],
+  'control/stop (old layout)': ['---', '---', '---',   '---',   '---'],
+  'subscribers (viewer)':  ['---',   '---',   '+++',   '---',   '---'],
+  'subscribers (owner)':   ['---',   '---',   '--+',   '---',   '---'],
+  'counters/subscribers':  ['+++',   '---',   '---',   '---',   '---'],
   notified:                ['---',   '---',   '---',   '---',   '---'],
   'unknown collection':    ['---',   '---',   '---',   '---',   '---'],
   'unknown subcollection': ['---',   '---',   '---',   '---',   '---'],
@@ -129,10 +172,10 @@ for (const path of Object.keys(PATHS)) {
         test(`${op} by ${caller}: ${allow ? 'allow' : 'deny'}`, async () => {
           const testEnv = env();
           const { run, omit = [] } = PATHS[path].ops[op];
-          await seed(testEnv, undefined, omit);
           const { context, key } = CALLERS[caller];
+          await seed(testEnv, undefined, typeof omit === 'function' ? omit(key) : omit);
           const db = context(testEnv).firestore();
-          const request = run(db, PATHS[path].data(key));
+          const request = run(db, PATHS[path].data(key), key);
           if (allow) await assertSucceeds(request);
           else await assertFails(request);
         });

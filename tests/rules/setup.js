@@ -5,6 +5,7 @@
 // Run through `npm test`, which starts a Firestore emulator (python -m tfwatcher.emulator)
 // and sets FIRESTORE_EMULATOR_HOST for us.
 import { after, before, beforeEach } from 'node:test';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,10 @@ import { doc, serverTimestamp, setLogLevel, writeBatch } from 'firebase/firestor
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, '../..');
-export const PROJECT = 'demo-tfwatcher';
-export const RULES_PATH = resolve(ROOT, 'firestore.rules');
+// mutation.mjs runs the suite against mutated rules, in projects of their own, in parallel.
+export const PROJECT = process.env.TFW_RULES_PROJECT || 'demo-tfwatcher';
+export const RULES_PATH = process.env.TFW_RULES_PATH || resolve(ROOT, 'firestore.rules');
+const MUTANT = Boolean(process.env.TFW_RULES_PATH);
 export const COVERAGE_PATH = resolve(ROOT, 'test-artifacts/rules-coverage.html');
 
 // A session ID and owner key of the shapes docs/schema.md gives.
@@ -24,6 +27,16 @@ export const UNKNOWN_SID = 'zz22zz2'; // never written
 export const OWNER_KEY = 'Q2hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sF'; // 32 chars, like token_urlsafe(24)
 export const OTHER_KEY = 'oT4h3r_kEy-of-the-OTHER-session0';
 export const GUESSED_KEY = 'guessed-guessed-guessed-guessed!';
+
+// The most viewer subscriptions a session takes (maxViewers() in firestore.rules).
+export const MAX_VIEWERS = 20;
+// FCM registration tokens look like this: [A-Za-z0-9_:-], ~160 characters.
+export const TOKEN = 'fcm-token-of-someone:APA91bH' + 'x'.repeat(130);
+export const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
+/** A viewer's subscription ID: hex SHA-256 of the token. */
+export const viewerId = (token) => sha256hex(token);
+/** The owner's subscription ID: "o-" + hex SHA-256 of (owner key + ":" + token). */
+export const ownerSubId = (key, token) => `o-${sha256hex(`${key}:${token}`)}`;
 
 function emulatorAddress() {
   const value = process.env.FIRESTORE_EMULATOR_HOST;
@@ -54,7 +67,7 @@ export function useTestEnv() {
   });
   after(async () => {
     try {
-      await saveCoverage();
+      if (!MUTANT) await saveCoverage();
     } finally {
       await testEnv?.cleanup();
     }
@@ -80,7 +93,7 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
       heartbeat: serverTimestamp(), ended: null, plan: { epochs: 10, steps: 100 },
       progress: { epoch: 1, batch: 3, step: 3 }, metrics: ['loss', 'val/acc.top 5'],
       latest: [{ name: 'loss', value: 0.5 }], error: null, versions: { tfwatcher: '1.0.0' },
-      name: 'demo', nan: false,
+      name: 'demo', nan: false, run: 1,
     },
     [`sessions/${sid}/epochs/000001`]: {
       schema: 1, kind: 'train', epoch: 1, step: 100, names: ['loss'], values: [0.5],
@@ -92,9 +105,17 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
       series: [{ name: 'loss', values: [0.9, null] }],
     },
     [`sessions/${sid}/private/owner`]: { key },
+    // The stop of run 1, as the owner's browser creates it (run 1 is still running here).
+    [`sessions/${sid}/control/stop-1`]: { key, run: 1, at: serverTimestamp() },
+    // A stop document of the old layout (before `run`): nobody may touch it either.
     [`sessions/${sid}/control/stop`]: { key, at: serverTimestamp() },
-    [`sessions/${sid}/subscribers/sub1`]: {
-      token: 'fcm-token-of-someone', created: serverTimestamp(), kind: 'fcm', lang: 'en',
+    // One viewer subscription and the counter that counted it; one owner subscription.
+    [`sessions/${sid}/subscribers/${viewerId(TOKEN)}`]: {
+      token: TOKEN, created: serverTimestamp(), kind: 'fcm', lang: 'en',
+    },
+    [`sessions/${sid}/counters/subscribers`]: { n: 1, last: viewerId(TOKEN) },
+    [`sessions/${sid}/subscribers/${ownerSubId(key, TOKEN)}`]: {
+      token: TOKEN, created: serverTimestamp(), kind: 'fcm',
     },
     [`sessions/${sid}/notified/finished`]: { at: serverTimestamp() },
   };

@@ -1,23 +1,46 @@
 /**
  * The session page's two actions: Stop (owner link only) and Notify me (anyone).
  *
- * Stop writes `sessions/{sid}/control/stop` = `{key, at: serverTimestamp()}` after an in-page
- * confirmation (not `window.confirm`: it works the same on phones and in tests). The Python
- * writer listens to that document and ends training; the status pill turns "Stopped" from the
- * session snapshot. The rules refuse a wrong key (docs/security.md), which is said plainly.
+ * Stop creates `sessions/{sid}/control/stop-{run}` = `{key, run, at: serverTimestamp()}` after
+ * an in-page confirmation (not `window.confirm`: it works the same on phones and in tests),
+ * where `run` is the session document's current run (a re-used callback counts its fits). The
+ * rules accept it once, for the run in progress, with the owner key; the Python writer
+ * listens to the current run's document and ends training; the status pill turns "Stopped"
+ * from the session snapshot. A refusal (wrong key, a run already asked to stop, a run that
+ * ended) is said plainly and never shown as success. A session written by an older TF
+ * Watcher has no `run`: Stop is unavailable there, and the page says why.
  *
  * Notify me asks for notification permission, gets an FCM token (src/fcm.ts, loaded on
- * press) and creates `sessions/{sid}/subscribers/{sha256(token)}` =
- * `{token, created: serverTimestamp(), kind: "fcm", lang}`.
+ * press) and creates a subscription (src/subscriber.ts): on the owner link the owner's own
+ * `subscribers/o-{sha256(key:token)}`, always notified; on a share link a viewer's
+ * `subscribers/{sha256(token)}` together with the step of `counters/subscribers`, of which a
+ * session takes at most MAX_VIEWERS.
  */
-import { doc, serverTimestamp, setDoc, type Firestore } from "firebase/firestore";
+import { doc, getDocFromServer, serverTimestamp, setDoc, writeBatch, type Firestore } from "firebase/firestore";
 import { h, setText } from "../dom";
 import type { FirebaseHandles } from "../firebase";
-import { subscriberFields, subscriberId } from "../subscriber";
+import { ownerKey } from "../owner";
+import {
+  MAX_VIEWERS,
+  counterValue,
+  isWellFormedToken,
+  ownerSubscriberId,
+  subscriberFields,
+  subscriberId,
+} from "../subscriber";
 
 export interface Control {
-  /** Called on every session snapshot with the stored status (`running`, `stopped`, ...). */
-  update(status: string): void;
+  /**
+   * Called on every session snapshot with the stored status (`running`, `stopped`, ...) and
+   * the session document's data (for its `run`).
+   */
+  update(status: string, session?: Record<string, unknown> | null): void;
+}
+
+/** The session document's `run` (a positive integer), or null (an older writer has none). */
+export function currentRun(session: Record<string, unknown> | null | undefined): number | null {
+  const run = session?.run;
+  return typeof run === "number" && Number.isInteger(run) && run >= 1 ? run : null;
 }
 
 const errCode = (err: unknown) => (err as { code?: string } | null)?.code ?? "";
@@ -27,6 +50,8 @@ const errCode = (err: unknown) => (err as { code?: string } | null)?.code ?? "";
 export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promise<Firestore>): Control {
   let state: "idle" | "confirming" | "stopping" | "sent" = "idle";
   let running = false;
+  let run: number | null = null; // the run in progress, from the latest session snapshot
+  let stateRun: number | null = null; // the run the confirmation or the sent stop is for
   const stopBtn = h("button", { type: "button", class: "danger", "data-action": "stop" }, "Stop training");
   const question = h("p", { id: `stop-q-${sid}` }, "Stop training now? Keras finishes the current batch, then the run ends as “stopped”. It can't be resumed.");
   const yes = h("button", { type: "button", class: "danger", "data-action": "stop-confirm" }, "Stop");
@@ -38,7 +63,12 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     h("div", { class: "confirm-buttons" }, yes, no),
   );
   const msg = h("p", { class: "control-msg", "data-stop-message": true, "aria-live": "polite", hidden: true });
-  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg);
+  const unavailable = h(
+    "p",
+    { class: "control-msg", "data-stop-unavailable": true, hidden: true },
+    "Stop is unavailable for this session: it was started by an older TF Watcher. Update the tfwatcher package to stop runs from here.",
+  );
+  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg, unavailable);
 
   function say(text: string | null, kind: "info" | "error" = "info"): void {
     msg.hidden = text == null;
@@ -47,15 +77,19 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
   }
 
   function render(): void {
+    const canStop = running && run != null;
+    unavailable.hidden = !(running && run == null);
     slot.hidden = !running && state !== "stopping" && msg.hidden;
-    stopBtn.hidden = !running || state === "confirming";
-    confirmBox.hidden = !running || state !== "confirming";
+    stopBtn.hidden = !canStop || state === "confirming";
+    confirmBox.hidden = !canStop || state !== "confirming";
     stopBtn.disabled = state === "stopping" || state === "sent";
     setText(stopBtn, state === "stopping" || state === "sent" ? "Stopping…" : "Stop training");
   }
 
   stopBtn.addEventListener("click", () => {
+    if (run == null) return;
     state = "confirming";
+    stateRun = run;
     say(null);
     render();
     yes.focus();
@@ -66,18 +100,31 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     stopBtn.focus();
   });
   yes.addEventListener("click", async () => {
+    const target = stateRun;
+    if (target == null || target !== run || !running) {
+      // The run the question was about ended (or a new one began) meanwhile: ask again.
+      state = "idle";
+      render();
+      return;
+    }
     state = "stopping";
     say(null);
     render();
     try {
-      await setDoc(doc(await db, "sessions", sid, "control", "stop"), { key, at: serverTimestamp() });
+      // Create-only: the rules refuse a second write to the same run's stop.
+      await setDoc(doc(await db, "sessions", sid, "control", `stop-${target}`), {
+        key,
+        run: target,
+        at: serverTimestamp(),
+      });
       state = "sent";
+      stateRun = target;
       say("Stop sent. Training ends after the current batch.");
     } catch (err) {
       state = "idle";
       say(
         errCode(err) === "permission-denied"
-          ? "Not stopped: this link's owner key was not accepted. Open the owner link the notebook printed (the one with #k=) and try again."
+          ? "Not stopped: the request was refused — this link's owner key was not accepted, this run was already asked to stop, or it has ended. Open the owner link the notebook printed (the one with #k=) and try again."
           : `Not stopped: ${(err as Error).message ?? String(err)}. Check the connection and try again.`,
         "error",
       );
@@ -87,13 +134,15 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
 
   render();
   return {
-    update(status) {
+    update(status, session) {
       running = status === "running";
-      if (!running && (state === "sent" || state === "stopping")) {
+      run = currentRun(session);
+      const sameRun = run != null && run === stateRun;
+      if ((!running || !sameRun) && (state === "sent" || state === "stopping")) {
         state = "idle";
-        say(null); // the status pill says "Stopped" now
+        say(null); // the status pill says "Stopped" now, or a new run began
       }
-      if (!running && state === "confirming") state = "idle";
+      if ((!running || !sameRun) && state === "confirming") state = "idle";
       render();
     },
   };
@@ -177,20 +226,20 @@ export function mountNotify(slot: HTMLElement, sid: string, firebase: () => Prom
       const fb = await firebase();
       const { fcmToken } = await import("../fcm");
       const token = await fcmToken(fb);
-      const id = await subscriberId(token);
-      try {
-        await setDoc(doc(fb.db, "sessions", sid, "subscribers", id), {
-          ...subscriberFields(token, navigator.language),
-          created: serverTimestamp(),
-        });
-        say("You'll get a notification on this device when training finishes, crashes, stalls or the loss turns NaN.");
-      } catch (err) {
-        // Subscriptions are create-only: the same token again is refused. That means done.
-        if (errCode(err) !== "permission-denied") throw err;
-        say("This device is already subscribed to this session.");
+      if (!isWellFormedToken(token)) throw new Error("the push service returned a token of an unexpected form");
+      const key = ownerKey(sid);
+      const outcome = key ? await subscribeOwner(fb.db, sid, key, token) : await subscribeViewer(fb.db, sid, token);
+      if (outcome.kind === "full") {
+        say(`This session already has ${MAX_VIEWERS} subscribers, the most it takes. The owner (from the owner link) can still subscribe.`, "error");
+        return;
       }
+      say(
+        outcome.kind === "created"
+          ? "You'll get a notification on this device when training finishes, crashes, stalls or the loss turns NaN."
+          : "This device is already subscribed to this session.",
+      );
       on = true;
-      remember(sid, id);
+      remember(sid, outcome.id);
     } catch (err) {
       say(`Couldn't turn on notifications: ${(err as Error).message ?? String(err)}`, "error");
     } finally {
@@ -206,4 +255,47 @@ export function mountNotify(slot: HTMLElement, sid: string, firebase: () => Prom
       render();
     },
   };
+}
+
+type Subscribed = { kind: "created" | "exists"; id: string } | { kind: "full" };
+
+const subscription = (token: string) => ({ ...subscriberFields(token, navigator.language), created: serverTimestamp() });
+
+/** The owner's subscription: one create; the rules check the ID against the owner key. */
+async function subscribeOwner(db: Firestore, sid: string, key: string, token: string): Promise<Subscribed> {
+  const id = await ownerSubscriberId(key, token);
+  try {
+    await setDoc(doc(db, "sessions", sid, "subscribers", id), subscription(token));
+    return { kind: "created", id };
+  } catch (err) {
+    // Create-only: the same device again is refused. That means done.
+    if (errCode(err) !== "permission-denied") throw err;
+    return { kind: "exists", id };
+  }
+}
+
+/**
+ * A viewer's subscription: the subscription and the counter step in one batch. When another
+ * viewer took the same step first the batch is refused and the counter has moved: read it and
+ * try again. Refused with the counter unchanged: this device's document exists already.
+ */
+async function subscribeViewer(db: Firestore, sid: string, token: string): Promise<Subscribed> {
+  const id = await subscriberId(token);
+  const counter = doc(db, "sessions", sid, "counters", "subscribers");
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const n = counterValue((await getDocFromServer(counter)).data());
+    if (n >= MAX_VIEWERS) return { kind: "full" };
+    const batch = writeBatch(db);
+    batch.set(doc(db, "sessions", sid, "subscribers", id), subscription(token));
+    batch.set(counter, { n: n + 1, last: id });
+    try {
+      await batch.commit();
+      return { kind: "created", id };
+    } catch (err) {
+      if (errCode(err) !== "permission-denied") throw err;
+      const now = counterValue((await getDocFromServer(counter)).data());
+      if (now === n) return { kind: "exists", id };
+    }
+  }
+  throw new Error("too many people are subscribing at once; try again");
 }
