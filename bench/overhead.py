@@ -182,8 +182,8 @@ if __name__ == "__main__":
 
     _orig_commit = _writer.Writer._commit
 
-    def _logged_commit(self, group):
-        _orig_commit(self, group)
+    def _logged_commit(self, client, group):
+        _orig_commit(self, client, group)
         self.__dict__.setdefault("bench_log", []).extend(w[0] for w in group)
 
     _writer.Writer._commit = _logged_commit
