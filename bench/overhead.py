@@ -171,7 +171,8 @@ def _count_writes(session) -> dict:
     log = getattr(session.writer, "bench_log", None)
     counts = {"chunks": 0, "epochs": 0, "session": 0, "points": session.writer.stats["points"]}
     for what in log or []:
-        key = {"open": "chunks", "closed": "chunks", "epoch": "epochs", "session": "session"}[what]
+        key = {"open": "chunks", "closed": "chunks", "epoch": "epochs", "session": "session",
+               "first": "session"}[what]  # first: the session document and owner key, on first use
         counts[key] += 1
     return counts
 

@@ -76,6 +76,9 @@ def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path
     assert [p["step"] for p in got["points"]["train"]] == list(range(1, 111))
     assert sorted(got["epochs"]) == ["000001"]
     assert got["session"]["status"] == "finished"
+    # The live fields went to the spool too: the synced session shows where the run ended.
+    assert got["session"]["progress"]["step"] == 110
+    assert {"name": "loss", "value": 110.0} in got["session"]["latest"]
     assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
     assert not list(tmp_path.glob("*.jsonl"))
 

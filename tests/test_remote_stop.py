@@ -49,10 +49,15 @@ def test_a_stop_request_acts_on_its_own_run_only(db):
     assert stopped_after < 2.0
     assert read_session(db, sid)["session"]["status"] == "stopped"
 
+    key_of_run_1 = watcher.session.owner_key
+
     def replay_run_1(db, sid, run, key):
-        assert run == 2
+        assert run == 2 and key != key_of_run_1, "each run has its own owner key"
         for doc in ("control/stop-1", "control/stop"):
             db.document(f"sessions/{sid}/{doc}").set({"key": key, "run": 1, "at": time.time()})
+        # run 1's key (a link seen during fit 1) on run 2's own request
+        db.document(f"sessions/{sid}/control/stop-2").set({"key": key_of_run_1, "run": 2,
+                                                           "at": time.time()})
 
     _, stopped_after = run_fit_until_stopped(db, lambda s: s.owner_key, watcher, write=replay_run_1)
     assert stopped_after >= 10, "a request for run 1 stopped run 2"

@@ -10,6 +10,7 @@ exactly where the test puts it; Firestore is the real emulator. After the sequen
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -23,7 +24,7 @@ from tfwatcher import ids, writer as writer_module
 from tfwatcher.writer import Writer, upload_spool
 from tests.helpers import read_session
 
-FAULTS = ("client", "encode", "commit-before", "commit-after", "permanent", "spool")
+FAULTS = ("client", "encode", "commit-before", "commit-after", "permanent", "spool", "spool-partial")
 
 
 class Faults:
@@ -57,6 +58,17 @@ class Faults:
                 raise OSError(28, "injected: no space left on device")
             return real_spool(self, rows)
 
+        real_write = os.write
+
+        def write(fd, data):  # the disk fills up in the middle of an append to the spool
+            if ("spool-partial" in faults.armed and len(data) > 1
+                    and os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl")):
+                faults._fire("spool-partial")
+                real_write(fd, bytes(data[: len(data) // 2]))
+                raise OSError(28, "injected: no space left on device, mid-append")
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", write)
         monkeypatch.setattr(WriteBatch, "commit", commit)
         monkeypatch.setattr(writer_module, "_with_server_time", encode)
         monkeypatch.setattr(Writer, "_write_spool", spool)
@@ -129,7 +141,7 @@ def test_a_failure_at_each_point_of_the_send_path_loses_nothing(db, emulator, mo
     w, sid, steps, epochs, faults = run_sequence(emulator, monkeypatch, tmp_path, ops)
     # The client is made once; a permanent error ends sending; the spool is written only
     # after a permanent error (the next test).
-    assert fault in faults.fired or fault == "spool", faults.fired
+    assert fault in faults.fired or fault.startswith("spool"), faults.fired
     if fault == "permanent":
         assert w.disabled and list(tmp_path.glob("*.jsonl")), "a permanent error spools"
     else:
@@ -137,11 +149,18 @@ def test_a_failure_at_each_point_of_the_send_path_loses_nothing(db, emulator, mo
     assert_exactly_once(db, w, sid, steps, epochs, tmp_path)
 
 
-def test_a_spool_that_cannot_be_written_keeps_the_data_and_tries_again(db, emulator, monkeypatch, tmp_path):
-    ops = [("points", 20), ("round", "permanent"), ("points", 20), ("epoch",), ("round", "spool"),
+@pytest.mark.parametrize("fault", ["spool", "spool-partial"])
+def test_a_spool_that_cannot_be_written_keeps_the_data_and_tries_again(db, emulator, monkeypatch,
+                                                                       tmp_path, fault):
+    ops = [("points", 20), ("round", "permanent"), ("points", 20), ("epoch",), ("round", fault),
            ("points", 5), ("round", None)]
     w, sid, steps, epochs, faults = run_sequence(emulator, monkeypatch, tmp_path, ops)
-    assert faults.fired == ["permanent", "spool"] and w.disabled
+    assert faults.fired == ["permanent", fault] and w.disabled
+    # An append that failed half way left nothing behind: every line is whole.
+    for path in tmp_path.glob("*.jsonl"):
+        assert path.read_bytes().endswith(b"\n")
+        rows, _size, cut = writer_module.read_spool(path)
+        assert not cut
     assert_exactly_once(db, w, sid, steps, epochs, tmp_path)
 
 

@@ -196,3 +196,20 @@ def test_no_project_prints_how_to_configure_and_records_nothing(monkeypatch, cap
     s.log_batch({"loss": 1.0})
     s.log_epoch({"loss": 1.0})
     s.finish()
+
+
+def test_a_run_marked_stalled_during_an_outage_is_running_again_once_heard_from(db):
+    """The stall sweep marks a silent run `stalled`; the next heartbeat says `running` again
+    (the rules let the owner stop, and viewers subscribe, only while it runs)."""
+    from tests.helpers import wait_until
+
+    s = tfwatcher.Session(quiet=True, interval=0.1, heartbeat=0.2)
+    s.start()
+    s.log_batch({"loss": 1.0})
+    assert s.flush(10)
+    db.document(f"sessions/{s.id}").update({"status": "stalled"})  # what sweepstalled writes
+    wait_until(lambda: db.document(f"sessions/{s.id}").get().get("status") == "running", 10,
+               message="the heartbeat to mark the run running again")
+    s.finish()
+    assert s.flush(10)
+    assert db.document(f"sessions/{s.id}").get().get("status") == "finished"

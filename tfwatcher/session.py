@@ -72,6 +72,7 @@ class Session:
         if not isinstance(quiet, bool):
             raise ValueError(f"quiet must be True or False; got {quiet!r}")
         self.run_name = run_name
+        self.quiet = quiet
         self.status = "new"
         self.mode = None
         self.stop_requested = False
@@ -168,13 +169,13 @@ class Session:
             self.plan = {"epochs": epochs, "steps": steps}
             self.run += 1
             run = self.run
-        if run > 1:
-            try:
-                from .display import reveal
-
-                reveal(self)  # a later run: the owner link (concealed when the last ended) is back
-            except Exception:
-                pass
+        if run > 1 and self.writer:
+            # A new owner key for every run: a link seen during an earlier run (a notebook
+            # saved mid-run, a screen share) cannot stop this one. Sent before the run's
+            # `running` update, in the same round.
+            self.owner_key = secrets.token_urlsafe(24)
+            self.writer.add_first(f"sessions/{self.id}/private/owner", {"key": self.owner_key})
+            self._show_new_owner_link(run)
         if self.writer:
             self.writer.reopen()
             self.writer.start_new_chunks()
@@ -182,6 +183,18 @@ class Session:
             self.writer.heartbeat_on(True)
             self.writer.update_session({"status": "running", "mode": mode, "plan": dict(self.plan),
                                         "run": run, "ended": None, "error": None}, urgent=True)
+
+    def _show_new_owner_link(self, run: int) -> None:
+        try:
+            from .display import reveal
+
+            if reveal(self):  # the notebook's display (concealed when the last run ended)
+                return
+        except Exception:
+            pass
+        if not self.quiet:
+            print(f"tfwatcher: run {run} of session {self.id}; your link for this run (can stop "
+                  f"it; keep it private): {self.owner_url}", file=sys.stderr)
 
     def log_batch(self, metrics, epoch: int | None = None, batch: int | None = None,
                   seconds: float | None = None, kind: str = "train", step: int | None = None) -> int:
@@ -281,8 +294,14 @@ class Session:
 
     def _live_fields(self) -> dict:
         with self._lock:
-            return {"progress": dict(self.progress), "metrics": list(self._metrics),
-                    "latest": [{"name": k, "value": v} for k, v in self.latest.items()]}
+            fields = {"progress": dict(self.progress), "metrics": list(self._metrics),
+                      "latest": [{"name": k, "value": v} for k, v in self.latest.items()]}
+            if self.status == "running":
+                # Re-asserted with every heartbeat: a run the stall sweep marked `stalled`
+                # during an outage is running again once it is heard from (and the owner's
+                # Stop, which the rules allow only while running, works again).
+                fields["status"] = "running"
+            return fields
 
     def finish(self, status: str = "finished", error: BaseException | None = None,
                wait: float | None = 0) -> bool:
@@ -376,15 +395,23 @@ def _flush_at_exit() -> None:
             continue
         if session.status == "running":
             session.finish("crashed" if getattr(sys, "last_value", None) else "stopped")
-        if writer.disabled or not writer.flush(max(0.1, deadline - time.monotonic())):
-            writer.spool(final=True)
+        if not writer.disabled and writer.flush(max(0.1, deadline - time.monotonic())):
+            continue
+        writer.spool(final=True)
+        if not writer.disabled and not writer.pending() and not writer.spool_path:
+            continue  # all sent after all (flush said False for thinning: warned already)
+        why = (writer.reason or "Firestore could not be reached in time.").rstrip()
+        why += "" if why.endswith(".") else "."
+        if writer.spool_path and writer.spool_path.exists():
             points, docs = writer.stats["spooled_points"], writer.stats["spooled_docs"]
-            why = (writer.reason or "Firestore could not be reached in time.").rstrip()
-            if writer.spool_path and writer.spool_path.exists():
-                print(f"tfwatcher: session {session.id} was NOT fully sent: {why}"
-                      f"{'' if why.endswith('.') else '.'} {points} batch points ({docs} documents) "
-                      f"are saved in {writer.spool_path}; upload them with `tfwatcher sync`.",
-                      file=sys.stderr)
+            print(f"tfwatcher: session {session.id} was NOT fully sent: {why} {points} batch "
+                  f"points ({docs} documents) are saved in {writer.spool_path}; upload them "
+                  f"with `tfwatcher sync`.", file=sys.stderr)
+        if writer.pending():  # the spool could not be written either: say what is lost
+            print(f"tfwatcher: session {session.id}: {writer.buffered_points()} batch points "
+                  f"({writer.pending()} documents) were neither sent nor saved and are lost: "
+                  f"{why} Saving to {writer.spool_path or 'the spool folder'} failed "
+                  f"({writer.spool_error}).", file=sys.stderr)
 
 
 atexit.register(_flush_at_exit)

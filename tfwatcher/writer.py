@@ -197,6 +197,7 @@ class Writer:
         self.disabled = False                    # set after a permanent error
         self.reason: str | None = None           # the message given when it was set
         self.spool_path: Path | None = None
+        self.spool_error: str | None = None      # why the last spool failed, if it did
         self.warned: set[str] = set()
         self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0,
                       "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0}
@@ -314,7 +315,8 @@ class Writer:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything now; wait up to `timeout` seconds. True only if all of it was
-        committed to Firestore (False after a permanent error, when it went to the spool)."""
+        committed to Firestore as logged (False after a permanent error, when it went to the
+        spool, and once points had to be thinned)."""
         if self.disabled:
             self.spool(final=True)
             return False
@@ -337,7 +339,7 @@ class Writer:
         if self.disabled:
             self.spool(final=True)
             return False
-        return True
+        return not self.stats["thinned"]  # all sent, but not all as logged
 
     # ----- the writer thread ------------------------------------------------------------------
 
@@ -415,9 +417,10 @@ class Writer:
                     self._closed[doc_id] = thinned
                     total -= doc["n"] - thinned["n"]
                     self.stats["thinned"] += doc["n"] - thinned["n"]
-        self._warn_once("thinned", "tfwatcher: Firestore has been unreachable for long; older batch "
-                                   "points are being thinned (min, max and last kept per window) "
-                                   "to bound memory. Epoch records are all kept.")
+        self._warn_once("thinned", f"tfwatcher: more than {MAX_BUFFERED_POINTS:,} batch points are "
+                                   "waiting to be sent (Firestore is unreachable, or cannot keep up "
+                                   "with this rate); older ones are being thinned (min, max and last "
+                                   "kept per window) to bound memory. Epoch records are all kept.")
 
     def _take(self, now: float) -> list[tuple[str, str, dict, bool]]:
         """Pending writes, oldest kinds first, the session document last."""
@@ -577,10 +580,15 @@ class Writer:
         self.reason = reason
         self.disabled = True
         spooled = self.spool(final=self._closing)
-        where = (f"Everything this run logs is saved in {spooled}; once that is fixed, "
-                 f"`tfwatcher sync` uploads it." if spooled else
-                 "Everything this run logs is saved under "
-                 f"{SPOOL_DIR}; once that is fixed, `tfwatcher sync` uploads it.")
+        if spooled:
+            where = (f"Everything this run logs is saved in {spooled}; once that is fixed, "
+                     f"`tfwatcher sync` uploads it.")
+        elif self.spool_error:
+            where = (f"Saving it to {SPOOL_DIR} failed too ({self.spool_error}); it is kept in "
+                     f"memory and saving is tried again.")
+        else:
+            where = (f"Everything this run logs will be saved under {SPOOL_DIR}; once that is "
+                     f"fixed, `tfwatcher sync` uploads it.")
         self._warn_once("permanent", f"tfwatcher: nothing is being sent to Firestore: {reason}\n"
                                      f"Training goes on. {where}")
         with self._idle:
@@ -593,10 +601,12 @@ class Writer:
         `final` also takes the open chunks (later points start new ones). If the file cannot
         be written, the documents stay queued and the next call tries again.
         """
+        # The session's live fields (progress, latest values), read before any lock of ours.
+        live = self._session_fields() if final and self.used else None
         with self._spool_lock:
-            return self._spool(final)
+            return self._spool(final, live)
 
-    def _spool(self, final: bool) -> Path | None:
+    def _spool(self, final: bool, live: dict | None = None) -> Path | None:
         with self._lock:
             if final and self._taken:
                 # A send still in flight (its client may be stuck looking for credentials, say;
@@ -616,8 +626,8 @@ class Writer:
                      for i, d in self._closed.items()]
             rows += [("epoch", f"{self.session_path}/epochs/{i}", d, False)
                      for i, d in self._epochs.items()]
-            if self._session:
-                rows.append(("session", self.session_path, dict(self._session), True))
+            if self._session or live:
+                rows.append(("session", self.session_path, {**(live or {}), **self._session}, True))
             self._first, self._closed, self._epochs, self._session = {}, {}, {}, {}
             self._session_urgent = False
         if not rows:
@@ -626,9 +636,11 @@ class Writer:
             path = self._write_spool(rows)
         except Exception as err:
             self._requeue(rows)
+            self.spool_error = f"{type(err).__name__}: {_short(err)}"
             self._warn_once("spool", f"tfwatcher: could not save unsent data to {SPOOL_DIR} "
-                                     f"({type(err).__name__}: {_short(err)}); keeping it in memory")
+                                     f"({self.spool_error}); keeping it in memory and trying again")
             return None
+        self.spool_error = None
         self.stats["spooled_docs"] += len(rows)
         self.stats["spooled_points"] += sum(d.get("n", 0) for w, _p, d, _m in rows if w == "closed")
         return path
@@ -653,9 +665,14 @@ class Writer:
                 except FileNotFoundError:
                     current = False
                 if current:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    start = os.fstat(fd).st_size
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view):]
+                    except BaseException:
+                        os.ftruncate(fd, start)  # all or nothing: no half row before the retry
+                        raise
                     return path
             finally:
                 os.close(fd)  # also releases the lock

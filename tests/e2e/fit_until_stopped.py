@@ -50,7 +50,8 @@ def main():
 
         def on_train_begin(self, logs=None):
             fit["started"] = time.monotonic()
-            say(event="fit_started", fit=fit["k"])
+            # Each run has its own owner key (and link): a link from an earlier run stops nothing.
+            say(event="fit_started", fit=fit["k"], owner_key=s.owner_key, owner_url=s.owner_url)
 
         def on_train_batch_end(self, batch, logs=None):
             time.sleep(0.01)

@@ -217,8 +217,12 @@ test("one callback, two fits: after the owner stopped fit 1, no keyless write un
     assert.equal(returned1.run, 1);
     assert.ok(returned1.time * 1000 - pressed1 < 2000, `fit 1 returned ${(returned1.time * 1000 - pressed1).toFixed(0)} ms after Stop`);
 
-    // Fit 2 starts with the same callback (run 2); the owner page shows it running again.
-    await fits.next("fit_started", 2);
+    // Fit 2 starts with the same callback (run 2) and a new owner key: the owner opens the
+    // new owner link (the notebook shows it again); the page shows the run going again.
+    const started2 = await fits.next("fit_started", 2);
+    assert.notEqual(started2.owner_key, created.owner_key, "each run has its own owner key");
+    await page.goto("about:blank"); // a real load of the new link, not a fragment change
+    await page.goto(started2.owner_url);
     await page.waitForFunction(() => {
       const pill = document.querySelector(".pill");
       const stop = document.querySelector('[data-action="stop"]');
@@ -238,6 +242,8 @@ test("one callback, two fits: after the owner stopped fit 1, no keyless write un
       ["set", `sessions/${sid}/control/stop-2`, { run: 2, at: "SERVER_TIME" }],
       ["set", `sessions/${sid}/control/stop-2`, { key: "x".repeat(32), run: 2, at: "SERVER_TIME" }],
       ["set", `sessions/${sid}/control/stop-2`, { key: "", run: 2, at: "SERVER_TIME" }],
+      // fit 1's owner key (a link seen during fit 1) is worth nothing for fit 2
+      ["set", `sessions/${sid}/control/stop-2`, { key: created.owner_key, run: 2, at: "SERVER_TIME" }],
       ["set", `sessions/${sid}/control/stop-2`, { run: 2, at: "SERVER_TIME" }, { merge: true }],
       ["set", `sessions/${sid}/control/stop`, { at: "SERVER_TIME" }],
       ["set", `sessions/${sid}/control/stop`, { run: 2, at: "SERVER_TIME" }, { merge: true }],
