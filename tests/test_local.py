@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from tfwatcher.serve import DashboardServer
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -401,3 +402,49 @@ def test_server_threads_end_with_the_server(tmp_path, emulator):
     assert not [th for th in set(threading.enumerate()) - before if th.name.startswith("tfwatcher-serve")]
     t.join(10)
     assert not t.is_alive()
+
+
+def test_slow_senders_from_one_address_cannot_lock_the_phone_out(tmp_path, monkeypatch):
+    """Slowloris from one machine on the Wi-Fi: connections that trickle their headers are
+    closed at the header deadline, and one address holds at most MAX_PER_CLIENT of them, so
+    a phone (here: loopback, and the server's own LAN address) is still served."""
+    import tfwatcher.serve as serve
+    from tfwatcher.cli import lan_ip
+
+    ip = lan_ip()
+    if ip.startswith("127."):
+        pytest.skip("no non-loopback IPv4 address on this machine: the LAN cannot be tested")
+    monkeypatch.setattr(serve, "HEADER_DEADLINE", 4.0)
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    server = DashboardServer(tmp_path, host="0.0.0.0", port=0, emulator_port=1).start()
+    slow = []
+    try:
+        for _ in range(serve.MAX_PER_CLIENT + 6):  # from this machine's LAN address
+            s = socket.create_connection((ip, server.port), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # ...and never the blank line
+            slow.append(s)
+        for s in slow[serve.MAX_PER_CLIENT:]:  # past the cap: closed at once
+            s.settimeout(serve.HEADER_DEADLINE / 2)
+            try:
+                assert s.recv(1024) == b"", "a connection past the per-address cap was kept"
+            except ConnectionResetError:
+                pass
+        assert server.httpd.live_threads() <= serve.MAX_PER_CLIENT, "one address, capped"
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5) as r:
+            assert r.status == 200  # the phone is served meanwhile
+        started = time.monotonic()
+        for s in slow[: serve.MAX_PER_CLIENT]:
+            s.settimeout(serve.HEADER_DEADLINE + 3)
+            try:
+                data = s.recv(1024)
+            except ConnectionResetError:
+                data = b""
+            assert data == b"" or data.startswith(b"HTTP/1."), data  # closed by the server
+        assert time.monotonic() - started < serve.HEADER_DEADLINE + 3
+        wait_until(lambda: server.httpd.live_threads() == 0, 5)
+        with urllib.request.urlopen(f"http://{ip}:{server.port}/", timeout=5) as r:
+            assert r.status == 200  # the address is served again once its slow ones are gone
+    finally:
+        for s in slow:
+            s.close()
+        server.stop()

@@ -34,6 +34,7 @@ import argparse
 import functools
 import http.client
 import http.server
+import ipaddress
 import json
 import posixpath
 import re
@@ -69,6 +70,8 @@ SECURITY_HEADERS = (
 MAX_BODY = 1 << 20  # bytes; the dashboard's writes (a stop, a subscription) are < 10 KiB
 MAX_CONNECTIONS = 128  # concurrent; a dashboard tab holds about 4 (two channels, two RPCs)
 CLIENT_TIMEOUT = 60.0  # seconds a client may take per read or write on its socket
+HEADER_DEADLINE = 10.0  # seconds in all for a request line and headers (slowloris)
+MAX_PER_CLIENT = 24  # concurrent connections from one address other than this machine's
 UPSTREAM_TIMEOUT = 330.0  # a WebChannel back channel stays open ~4 min; noops every 30 s
 
 _CHANNEL = re.compile(r"^/google\.firestore\.v1\.Firestore/(Listen|Write)/channel$")
@@ -95,6 +98,13 @@ _SAFE_VALUE = re.compile(r"^[\x20-\x7e]{0,512}$")
 # credential is dropped, so the browser is anonymous either way).
 _ADMIN_TOKEN = re.compile(r"^\s*(bearer\s+)?owner\s*$", re.IGNORECASE)
 _CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "X-Goog-Iam-Authorization-Token")
+
+
+def _is_loopback_address(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 class Refused(Exception):
@@ -126,6 +136,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # the request line was read; this reads the headers
+        headers_read = getattr(self.server, "headers_read", None)
+        if headers_read is not None:
+            headers_read(self.request)
+        return ok
 
     def log_message(self, format, *args):  # keep the terminal for the user's training output
         pass
@@ -365,27 +382,76 @@ class _Server(http.server.ThreadingHTTPServer):
         self._request_threads: set[threading.Thread] = set()
         self._sockets: set[socket.socket] = set()
         self._upstreams: set[http.client.HTTPConnection] = set()
+        self._per_client: dict[str, int] = {}
+        self._header_due: dict[socket.socket, float] = {}  # requests still sending headers
         self._closing = False
         super().__init__(*args, **kwargs)
+        # Ends slow senders (one byte of header every few seconds would otherwise keep a
+        # connection, and enough of them the whole server, for ever). Owned by the server:
+        # server_close() ends it.
+        self._reaper_stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="tfwatcher-serve-reaper", daemon=True)
+        self._reaper.start()
 
     def process_request(self, request, client_address):
+        ip = client_address[0] if client_address else ""
         with self._lock:
-            if self._closing or len(self._request_threads) >= MAX_CONNECTIONS:
-                self.shutdown_request(request)
-                return
-            t = threading.Thread(target=self._run, args=(request, client_address),
-                                 name="tfwatcher-serve-request", daemon=True)
-            self._request_threads.add(t)
-            self._sockets.add(request)
+            crowded = (not _is_loopback_address(ip)
+                       and self._per_client.get(ip, 0) >= MAX_PER_CLIENT)
+            if self._closing or crowded or len(self._request_threads) >= MAX_CONNECTIONS:
+                refused = True
+            else:
+                refused = False
+                t = threading.Thread(target=self._run, args=(request, client_address),
+                                     name="tfwatcher-serve-request", daemon=True)
+                self._request_threads.add(t)
+                self._sockets.add(request)
+                self._per_client[ip] = self._per_client.get(ip, 0) + 1
+                self._header_due[request] = time.monotonic() + HEADER_DEADLINE
+        if refused:
+            self.shutdown_request(request)
+            return
         t.start()
 
     def _run(self, request, client_address):
+        ip = client_address[0] if client_address else ""
         try:
             self.process_request_thread(request, client_address)
         finally:
             with self._lock:
                 self._request_threads.discard(threading.current_thread())
                 self._sockets.discard(request)
+                self._header_due.pop(request, None)
+                left = self._per_client.get(ip, 1) - 1
+                if left:
+                    self._per_client[ip] = left
+                else:
+                    self._per_client.pop(ip, None)
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that went away, or one we cut off: nothing to report
+        super().handle_error(request, client_address)
+
+    def headers_read(self, request) -> None:
+        """The request line and headers are in: the header deadline no longer applies."""
+        with self._lock:
+            self._header_due.pop(request, None)
+
+    def _reap(self) -> None:
+        while not self._reaper_stop.wait(1.0):
+            now = time.monotonic()
+            with self._lock:
+                late = [s for s, due in self._header_due.items() if due < now]
+                for s in late:
+                    del self._header_due[s]
+            for s in late:  # outside the lock: shutting a socket down wakes its thread
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def track(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -401,6 +467,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def server_close(self):
         super().server_close()
+        self._reaper_stop.set()
+        self._reaper.join(timeout=5)
         with self._lock:
             self._closing = True
             sockets = list(self._sockets) + [c.sock for c in self._upstreams if c.sock]
