@@ -1,8 +1,12 @@
-"""The `tfwatcher` command: `local`, `demo` and `sync`.
+"""The `tfwatcher` command.
 
-    tfwatcher local            # emulator + dashboard on the LAN, until Ctrl+C
+    tfwatcher local            # emulator (loopback) + dashboard on the LAN, until Ctrl+C
     tfwatcher demo [--once]    # local mode, then the tutorial model trained on offline data
     tfwatcher sync             # upload what a run could not send (saved in ~/.tfwatcher/spool)
+    tfwatcher deploy --project ID   # the dashboard, rules (and functions) into your Firebase
+    tfwatcher doctor           # check credentials, project, Firestore and the deployed rules
+    tfwatcher export SID       # a session's epochs and batch points as CSV or Parquet
+    tfwatcher watch SID        # a live view of a session in this terminal
 """
 
 from __future__ import annotations
