@@ -116,6 +116,20 @@ def _explain(err: BaseException, project: str | None = None) -> str:
     return f"Firestore refused the writes ({type(err).__name__}: {_first_line(err)}); {SYNC_HINT}."
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
+    """An error's first line, at most 200 characters (its type's name if it has no text)."""
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
+
+
+_first_line = first_line
+
+
+def close_quietly(client) -> None:
+    """Close a Firestore client (its channels and threads); closing is best effort."""
+    close = getattr(client, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            pass

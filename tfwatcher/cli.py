@@ -234,12 +234,7 @@ def cmd_sync(args) -> int:
               f"{why}", file=sys.stderr)
         return 1
     finally:
-        close = getattr(client, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                pass
+        access.close_quietly(client)
     return status
 
 
@@ -250,8 +245,9 @@ def _unreachable(err: BaseException) -> bool:
 
 
 def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return (lines[0] if lines else "")[:200]
+    from .access import first_line
+
+    return first_line(err)
 
 
 def cmd_export(args) -> int:

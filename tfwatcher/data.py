@@ -393,17 +393,15 @@ def _is_google(err: BaseException) -> bool:
 
 
 def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return (lines[0] if lines else type(err).__name__)[:200]
+    from .access import first_line
+
+    return first_line(err)
 
 
 def _close(client) -> None:
-    close = getattr(client, "close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception:
-            pass
+    from .access import close_quietly
+
+    close_quietly(client)
 
 
 def resolve_target(project: str | None):

@@ -47,8 +47,7 @@ class Finding:
 
 
 def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return (lines[0] if lines else type(err).__name__)[:200]
+    return access.first_line(err)
 
 
 def _with_deadline(fn, seconds: float):
@@ -279,12 +278,7 @@ def diagnose(project: str | None = None, write: bool = True) -> list[Finding]:
             findings.append(Finding("write and delete", "SKIP", "Firestore not reachable"))
         else:
             findings.append(check_write(client, target))
-        close = getattr(client, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                pass
+        access.close_quietly(client)
     findings.append(check_rules(target))
     return findings
 
