@@ -376,6 +376,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 64  # a page opens several connections at once (the default is 5)
 
     def __init__(self, *args, **kwargs):
         self._lock = threading.Lock()

@@ -450,7 +450,9 @@ class Writer:
             for doc_id, doc in self._epochs.items():
                 writes.append(("epoch", f"{self.session_path}/epochs/{doc_id}", doc, False))
             self._epochs = {}
-            if self._session_urgent or due or (self._session and not self._heartbeat_on):
+            if (self._session_urgent or due) and not live_wanted:
+                pass  # asked for (by flush) after the live fields were read: next round, with them
+            elif self._session_urgent or due or (self._session and not self._heartbeat_on):
                 fields = dict(live)
                 fields.update(self._session)
                 fields["heartbeat"] = SERVER_TIME
