@@ -32,22 +32,24 @@ def test_session_is_created_on_first_use_with_owner_key_and_links(db):
 
 def test_building_sessions_and_callbacks_touches_no_network_and_unused_leave_nothing(db, monkeypatch):
     """IDs are made locally (89 bits: no collision check), so construction needs no round
-    trip, starts no thread, and a callback never used writes nothing."""
+    trip, starts no thread, and a callback never used writes nothing.
+
+    Firestore here is a plain listening socket that counts connections (gRPC opens its own
+    sockets in C, so patching Python's socket module would see nothing)."""
     import socket
     import threading
 
     import keras
 
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{listener.getsockname()[1]}")
     threads = set(threading.enumerate())
-    real_connect = socket.socket.connect
-    calls = []
-    monkeypatch.setattr(socket.socket, "connect", lambda self, *a: calls.append(a) or real_connect(self, *a))
     t0 = time.perf_counter()
     unused = [tfwatcher.callbacks.Watcher(quiet=True) for _ in range(3)]
     unused.append(tfwatcher.callbacks.EpochEnd(schedule=1))
     built = time.perf_counter() - t0
-    monkeypatch.undo()
-    assert calls == [], f"building callbacks opened connections: {calls}"
     assert set(threading.enumerate()) - threads == set(), "building a callback started a thread"
     assert built < 1.0, f"building 4 callbacks took {built:.3f} s"
     ids = {cb.session.id for cb in unused}
@@ -56,8 +58,22 @@ def test_building_sessions_and_callbacks_touches_no_network_and_unused_leave_not
     for cb in unused:
         assert cb.session.flush(1), "an unused session has nothing to send"
     session_module._flush_at_exit()  # what the interpreter's exit does: nothing to do here
+    listener.settimeout(1.0)
+    try:
+        conn, _ = listener.accept()
+        conn.close()
+        raise AssertionError("building (or exiting with) unused callbacks connected to Firestore")
+    except socket.timeout:
+        pass
+    finally:
+        listener.close()
+    monkeypatch.undo()
+
+    # The same against the real emulator: nothing stored for callbacks never used.
+    unused = [tfwatcher.callbacks.Watcher(quiet=True) for _ in range(2)]
+    session_module._flush_at_exit()
     stored = {d.id for d in db.collection("sessions").stream()}
-    assert not ids & stored, "an unused callback left a session in Firestore"
+    assert not {cb.session.id for cb in unused} & stored, "an unused callback left a session"
     assert keras  # the callbacks above are Keras callbacks
 
 
