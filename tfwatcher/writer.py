@@ -26,7 +26,8 @@ is left to send, or on `stop()`. A later document starts a new thread.
 Locks: `Writer._lock` guards the buffers and flags and nothing else. (`Writer._spool_lock`
 serialises spooling; it is taken before `_lock`, never after.) While holding it
 the writer calls no other object (not the session's `session_fields`, not a listener, not the
-client); the session likewise never calls the writer while holding `Session._lock`. So the two
+client; the one exception is starting its own thread, which takes no lock of ours before
+it runs); the session likewise never calls the writer while holding `Session._lock`. So the two
 locks are never held together and there is no lock order to get wrong.
 """
 
@@ -181,7 +182,6 @@ class Writer:
         self._session_urgent = False
         self._last_heartbeat = 0.0
         self._heartbeat_on = False
-        self._inflight = 0
         self._taken: list = []                   # the writes in flight, not committed yet
         self._taken_spooled = False              # ... and a final spool saved them meanwhile
         self._failures = 0
@@ -308,10 +308,10 @@ class Writer:
 
     def _pending_locked(self) -> int:
         return (len(self._first) * bool(self._closed or self._epochs or self._open
-                                        or self._session or self._inflight)
+                                        or self._session or self._taken)
                 + len(self._closed) + len(self._epochs)
                 + sum(c.dirty for c in self._open.values())
-                + (1 if self._session or self._session_urgent else 0) + self._inflight)
+                + (1 if self._session or self._session_urgent else 0) + len(self._taken))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything now; wait up to `timeout` seconds. True only if all of it was
@@ -463,7 +463,6 @@ class Writer:
                 # Only the session's own documents: they wait for something to go with.
                 self._first = {path: (doc, merge) for _w, path, doc, merge in writes}
                 writes = []
-            self._inflight = len(writes)
             self._taken, self._taken_spooled = list(writes), False
             backlog = self._pending_locked()
             if backlog > self.stats["max_backlog"]:
@@ -512,7 +511,6 @@ class Writer:
                 self._commit(conn.client, group)
                 committed += len(group)
                 with self._lock:
-                    self._inflight = max(0, self._inflight - len(group))
                     if not self._taken_spooled:
                         self._taken = writes[committed:]
             with self._lock:
@@ -528,7 +526,6 @@ class Writer:
                 if not self._taken_spooled:  # else a final spool has them already
                     self._requeue_locked(writes[committed:])
                 self._taken, self._taken_spooled = [], False
-                self._inflight = 0
             self.stats["errors"] += 1
             from .access import is_permanent
 
@@ -617,7 +614,6 @@ class Writer:
                 # after all is also in the spool, which is harmless (same IDs).
                 self._requeue_locked(self._taken)
                 self._taken, self._taken_spooled = [], True
-                self._inflight = 0
             if final:
                 for kind, chunk in list(self._open.items()):
                     if chunk.dirty:  # a clean open chunk is in Firestore already
