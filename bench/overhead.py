@@ -107,7 +107,7 @@ def main() -> int:
         times: dict[str, list[float]] = {k: [] for k in kinds}
         cpus: dict[str, list[float]] = {k: [] for k in kinds}
         paired: dict[str, list[float]] = {"tfwatcher": [], "tensorboard": []}
-        writes = {"chunks": 0, "epochs": 0, "session": 0, "points": 0, "seconds": 0.0}
+        writes = {"chunks": 0, "epochs": 0, "session": 0, "derived": 0, "points": 0, "seconds": 0.0}
         with tempfile.TemporaryDirectory() as logdir:
             for kind in kinds:  # warm-up: graph tracing, imports
                 fit_once(kind, 2, data, logdir)
@@ -129,7 +129,7 @@ def main() -> int:
         db = firestore.Client(project=emulator.project)
         latencies = sorted(measure_latency(db))
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-        total_writes = writes["chunks"] + writes["epochs"] + writes["session"]
+        total_writes = writes["chunks"] + writes["epochs"] + writes["session"] + writes["derived"]
         per10k = 10_000 / writes["points"] if writes["points"] else float("nan")
         batches_per_second = writes["points"] / writes["seconds"]
         result = {
@@ -146,6 +146,7 @@ def main() -> int:
             "writes_per_10k_batches": {"chunks": writes["chunks"] * per10k,
                                        "epochs": writes["epochs"] * per10k,
                                        "session": writes["session"] * per10k,
+                                       "summaries_and_table": writes["derived"] * per10k,
                                        "total": total_writes * per10k},
             "predecessor_writes_per_10k_batches": 10_000,
             "chunk_writes_per_second": writes["chunks"] / writes["seconds"],
@@ -169,10 +170,11 @@ def main() -> int:
 def _count_writes(session) -> dict:
     """Writes this session's writer committed, by document kind (from its send log)."""
     log = getattr(session.writer, "bench_log", None)
-    counts = {"chunks": 0, "epochs": 0, "session": 0, "points": session.writer.stats["points"]}
+    counts = {"chunks": 0, "epochs": 0, "session": 0, "derived": 0,
+              "points": session.writer.stats["points"]}
     for what in log or []:
         key = {"open": "chunks", "closed": "chunks", "epoch": "epochs", "session": "session",
-               "first": "session"}[what]  # first: the session document and owner key, on first use
+               "first": "session", "derived": "derived"}[what]  # first: the session document and owner key, on first use
         counts[key] += 1
     return counts
 

@@ -131,7 +131,7 @@ class Session:
             mod = sys.modules.get(module)
             if mod is not None and isinstance(getattr(mod, "__version__", None), str):
                 versions[module] = mod.__version__
-        return {"schema": 1, "status": "new", "mode": None, "name": self.run_name, "run": 0,
+        return {"schema": 2, "status": "new", "mode": None, "name": self.run_name, "run": 0,
                 "plan": dict(self.plan), "progress": dict(self.progress), "metrics": [],
                 "latest": [], "error": None, "ended": None, "versions": versions, "nan": False}
 

@@ -8,7 +8,10 @@ pending and commits it in batched writes:
 * batch points go into chunk documents (`batches/{kind}-{index}`); the open chunk is rewritten
   whole, so a retry or a repeat is harmless and batch logging costs at most one write per
   `interval`, whatever the batch rate;
-* each epoch is one document with a deterministic ID;
+* each epoch is one document with a deterministic ID, sent as soon as it is logged, and a row
+  of the epoch table (`tables/epochs-{p}`, rewritten at most once a second);
+* per kind, multi-resolution summaries of the batch points (`summaries/`, tfwatcher.summaries)
+  go out at most every 10 s while points arrive, and at every flush and at the end;
 * the session document is updated on status changes and every `heartbeat` seconds.
 
 Nothing taken for a send is ever dropped: whatever fails (creating the client, encoding a
@@ -43,6 +46,8 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+from .summaries import EpochTable, Summaries
+
 log = logging.getLogger("tfwatcher")
 
 # A chunk closes at the next send once it holds CHUNK_POINTS points or CHUNK_BYTES, so each
@@ -65,7 +70,7 @@ class _Chunk:
     """An open chunk of batch points, as parallel lists."""
 
     __slots__ = ("kind", "index", "step", "epoch", "batch", "seconds", "time", "series",
-                 "n", "bytes", "dirty", "thinned")
+                 "n", "bytes", "dirty", "thinned", "sent_at")
 
     def __init__(self, kind: str, index: int):
         self.kind, self.index = kind, index
@@ -79,6 +84,7 @@ class _Chunk:
         self.bytes = 200
         self.dirty = False
         self.thinned = False
+        self.sent_at = float("-inf")  # when it was last taken for a send (monotonic)
 
     @property
     def doc_id(self) -> str:
@@ -114,7 +120,8 @@ class _Chunk:
 
     def to_doc(self) -> dict:
         doc = {
-            "schema": 1, "kind": self.kind, "index": self.index, "n": self.n,
+            "schema": 2, "kind": self.kind, "index": self.index, "n": self.n,
+            "first": min(self.step, default=0), "last": max(self.step, default=0),
             "step": list(self.step), "epoch": list(self.epoch), "batch": list(self.batch),
             "seconds": list(self.seconds), "time": list(self.time),
             "series": [{"name": name, "values": list(values)} for name, values in self.series.items()],
@@ -154,6 +161,8 @@ class Writer:
             writer step by step (`step()`) pass False.
     """
 
+    derived = True  # summaries and the epoch table; bench/writes.py turns them off for its baseline
+
     def __init__(self, client_factory: Callable, session_path: str,
                  session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
                  heartbeat: float = 10.0, commit_timeout: float = 10.0, backoff_cap: float = 30.0,
@@ -178,6 +187,12 @@ class Writer:
         self._closed: dict[str, dict] = {}      # doc id -> chunk doc waiting to be sent
         self._epochs: dict[str, dict] = {}      # doc id -> epoch doc waiting to be sent
         self._first: dict[str, tuple[dict, bool]] = {}  # path -> (doc, merge): sent before all else
+        self._summaries: dict[str, Summaries] = {}  # kind -> its summaries (tfwatcher.summaries)
+        self._last_head: dict[str, float] = {}
+        self._table = EpochTable(f"{session_path}/tables")
+        self._last_table = float("-inf")
+        self._derived: dict[str, dict] = {}      # path -> summary or table doc waiting to be sent
+        self._force_derived = False              # flush(): summaries and table go in the next round
         self._session: dict = {}                 # session fields waiting to be sent
         self._session_urgent = False
         self._last_heartbeat = 0.0
@@ -226,15 +241,25 @@ class Writer:
             if self._thread is None:  # the first point, or the first since the thread ended
                 self._use_locked()
             chunk.add(step, epoch, batch, seconds, t, metrics)
+            if self.derived:
+                summaries = self._summaries.get(kind)
+                if summaries is None:
+                    summaries = self._summaries[kind] = Summaries(kind, f"{self.session_path}/summaries")
+                summaries.add(step, t, seconds, chunk.index, metrics)
             self.stats["points"] += 1
             if chunk.overfull():
                 self._closed[chunk.doc_id] = chunk.to_doc()
                 del self._open[kind]
 
     def add_epoch(self, doc_id: str, doc: dict) -> None:
+        """An epoch record: sent at once (the thread wakes), and a row of the epoch table."""
         with self._lock:
             self._epochs[doc_id] = doc
+            if self.derived:
+                for path, table_doc in self._table.add(doc_id, doc):
+                    self._derived[path] = table_doc
             self._use_locked()
+        self._wake.set()
 
     def add_first(self, path: str, doc: dict, merge: bool = False) -> None:
         """A document to write before anything else (the session's own, created on first use).
@@ -309,7 +334,8 @@ class Writer:
     def _pending_locked(self) -> int:
         return (len(self._first) * bool(self._closed or self._epochs or self._open
                                         or self._session or self._taken)
-                + len(self._closed) + len(self._epochs)
+                + len(self._closed) + len(self._epochs) + len(self._derived) + self._table.dirty
+                + sum(s.changed for s in self._summaries.values())
                 + sum(c.dirty for c in self._open.values())
                 + (1 if self._session or self._session_urgent else 0) + len(self._taken))
 
@@ -325,6 +351,7 @@ class Writer:
             # While running, the live fields (progress, latest values) go now too.
             if self._session or self._heartbeat_on:
                 self._session_urgent = True
+            self._force_derived = True
             if self._pending_locked():
                 self._use_locked()
         self._retry_at = 0.0  # a caller waiting is worth a retry now, not after the backoff
@@ -437,9 +464,12 @@ class Writer:
             for doc_id, doc in self._closed.items():
                 writes.append(("closed", f"{self.session_path}/batches/{doc_id}", doc, False))
             self._closed = {}
+            force = self._force_derived or self._closing or self._session_urgent
             for kind, chunk in list(self._open.items()):
-                if chunk.dirty:
+                # An open chunk goes at most once an interval (an epoch wakes the thread early).
+                if chunk.dirty and (force or chunk.full() or now - chunk.sent_at >= 0.9 * self.interval):
                     chunk.dirty = False
+                    chunk.sent_at = now
                     if chunk.full():  # its last write: later points start the next chunk
                         del self._open[kind]
                         writes.append(("closed", f"{self.session_path}/batches/{chunk.doc_id}",
@@ -450,6 +480,11 @@ class Writer:
             for doc_id, doc in self._epochs.items():
                 writes.append(("epoch", f"{self.session_path}/epochs/{doc_id}", doc, False))
             self._epochs = {}
+            self._take_derived_locked(now, force)
+            for path, doc in self._derived.items():
+                writes.append(("derived", path, doc, False))
+            self._derived = {}
+            self._force_derived = False
             if (self._session_urgent or due) and not live_wanted:
                 pass  # asked for (by flush) after the live fields were read: next round, with them
             elif self._session_urgent or due or (self._session and not self._heartbeat_on):
@@ -468,6 +503,21 @@ class Writer:
             if backlog > self.stats["max_backlog"]:
                 self.stats["max_backlog"] = backlog
         return writes
+
+    def _take_derived_locked(self, now: float, force: bool) -> None:
+        """Make the summary heads and parts that are due (every HEAD_INTERVAL while points
+        arrive, or `force`) and the epoch table's open part (at most once a second)."""
+        for kind, summaries in self._summaries.items():
+            if summaries.changed and (force or summaries.due(now, self._last_head.get(kind, float("-inf")))):
+                chunk = self._open.get(kind)
+                tail = chunk.index if chunk is not None else self._next_index.get(kind, 0)
+                for path, doc in summaries.take(tail):
+                    self._derived[path] = doc
+                self._last_head[kind] = now
+        if self._table.dirty and (force or now - self._last_table >= 0.9 * self.interval):
+            path, doc = self._table.doc()
+            self._derived[path] = doc
+            self._last_table = now
 
     def _requeue(self, writes) -> None:
         """Put writes back (none committed): older copies never replace newer ones."""
@@ -490,6 +540,8 @@ class Writer:
                     self._closed[doc_id] = doc
             elif what == "epoch":
                 self._epochs.setdefault(doc_id, doc)
+            elif what == "derived":
+                self._derived.setdefault(path, doc)
             else:
                 doc = {k: v for k, v in doc.items() if k != "heartbeat"}
                 self._session = {**doc, **self._session}
@@ -615,6 +667,7 @@ class Writer:
                 self._requeue_locked(self._taken)
                 self._taken, self._taken_spooled = [], True
             if final:
+                self._take_derived_locked(time.monotonic(), True)
                 for kind, chunk in list(self._open.items()):
                     if chunk.dirty:  # a clean open chunk is in Firestore already
                         self._closed[chunk.doc_id] = chunk.to_doc()
@@ -624,9 +677,11 @@ class Writer:
                      for i, d in self._closed.items()]
             rows += [("epoch", f"{self.session_path}/epochs/{i}", d, False)
                      for i, d in self._epochs.items()]
+            rows += [("derived", p, d, False) for p, d in self._derived.items()]
             if self._session or live:
                 rows.append(("session", self.session_path, {**(live or {}), **self._session}, True))
             self._first, self._closed, self._epochs, self._session = {}, {}, {}, {}
+            self._derived = {}
             self._session_urgent = False
         if not rows:
             return None

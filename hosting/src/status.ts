@@ -3,7 +3,7 @@
 /** A running session whose newest sign of life is older than this is shown as stalled. */
 export const STALL_MS = 2 * 60 * 1000;
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export type Status = "running" | "finished" | "crashed" | "stopped" | "stalled" | "unknown";
 

@@ -83,6 +83,14 @@ const PATHS = {
     ops: docOps(`sessions/${SID}/batches/train-000000`),
     data: () => ({ schema: 1, kind: 'train', index: 0, n: 1, step: [1], series: [] }),
   },
+  summaries: {
+    ops: docOps(`sessions/${SID}/summaries/train-head`),
+    data: () => ({ schema: 2, kind: 'train', through: 10, levels: [] }),
+  },
+  tables: {
+    ops: docOps(`sessions/${SID}/tables/epochs-0000`),
+    data: () => ({ schema: 2, part: 0, n: 1, id: ['000001'], series: [] }),
+  },
   'private/owner': {
     ops: docOps(`sessions/${SID}/private/owner`),
     data: (key) => ({ key }),
@@ -135,6 +143,8 @@ const EXPECTED = {
   'sessions collection':   ['+++',   '---',   '---',   '---',   '---'],
   epochs:                  ['+++',   '+++',   '---',   '---',   '---'],
   batches:                 ['+++',   '+++',   '---',   '---',   '---'],
+  summaries:               ['+++',   '+++',   '---',   '---',   '---'],
+  tables:                  ['+++',   '+++',   '---',   '---',   '---'],
   'private/owner':         ['---',   '---',   '---',   '---',   '---'],
   'control/stop-{run}':    ['---',   '---',   '--+',   '---',   '---'],
   'control/stop (old layout)': ['---', '---', '---',   '---',   '---'],
