@@ -360,3 +360,27 @@ def test_spool_and_sync_carry_the_summaries(db, emulator, tmp_path, monkeypatch)
     assert len(raw) == 9000
     check(raw, docs)
     assert db.document(f"sessions/{sid}/tables/epochs-0000").get().to_dict()["id"] == ["000001"]
+
+
+def test_reused_callback_fits_and_evaluate_keep_summaries_whole(db):
+    """One Watcher, two fits and an evaluate: train steps go on across fits, the test kind has
+    its own; every bucket still equals its raw points and the table has all four epochs."""
+    import tfwatcher
+    from tfwatcher import demo
+
+    (x, y), _ = demo.load_data("digits")
+    watcher = tfwatcher.callbacks.Watcher(quiet=True, test_batches=1)
+    model = demo.get_model()
+    model.fit(x, y, batch_size=50, epochs=2, callbacks=[watcher], verbose=0)
+    model.fit(x, y, batch_size=50, epochs=2, callbacks=[watcher], verbose=0)
+    model.evaluate(x, y, batch_size=50, callbacks=[watcher], verbose=0)
+    assert watcher.session.flush(30)
+    sid = watcher.ref_id
+    for kind in ("train", "test"):
+        docs, raw = read_kind(db, sid, kind)
+        assert raw, kind
+        check(raw, docs, kind)
+    docs, raw = read_kind(db, sid)
+    assert docs["p/train-head"]["through"] == max(s for s, *_ in raw) == len(raw)
+    table = db.document(f"sessions/{sid}/tables/epochs-0000").get().to_dict()
+    assert table["id"] == ["000001", "000002", "000003", "000004", "evaluate-000001"]
