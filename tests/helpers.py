@@ -15,14 +15,16 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
-def read_session(db, sid: str) -> dict:
+def read_session(db, sid: str, system: bool = False) -> dict:
     """Everything stored for a session: the document, epochs by ID, and batch points per kind
-    (chunks merged in step order) as lists of dicts."""
+    (chunks merged in step order) as lists of dicts. The writer's system samples (kind
+    `system`, tests/test_config_system.py) are left out unless `system`."""
     root = db.document(f"sessions/{sid}")
     snap = root.get()
     epochs = {d.id: d.to_dict() for d in root.collection("epochs").stream()}
     points: dict[str, list[dict]] = {}
-    chunks = sorted((d.to_dict() for d in root.collection("batches").stream()),
+    chunks = sorted((d.to_dict() for d in root.collection("batches").stream()
+                     if system or d.to_dict()["kind"] != "system"),
                     key=lambda c: (c["kind"], c["index"]))
     for chunk in chunks:
         for i in range(chunk["n"]):

@@ -37,6 +37,8 @@ def test_tutorial_end_to_end_stores_every_epoch_exactly(db, data, capsys):
     for e in range(100):
         stored = epoch_metrics(got["epochs"][f"{e + 1:06d}"])
         expected = {k: float(v[e]) for k, v in history.history.items()}
+        # Added by the callback (Keras' logs hold none): the demo's RMSprop(learning_rate=0.1).
+        assert stored.pop("learning_rate") == pytest.approx(0.1)
         assert set(stored) == set(expected)
         for name, value in expected.items():
             assert stored[name] == value or (math.isnan(stored[name]) and math.isnan(value))
@@ -45,7 +47,7 @@ def test_tutorial_end_to_end_stores_every_epoch_exactly(db, data, capsys):
     session = got["session"]
     assert session["status"] == "finished" and session["mode"] == "fit"
     assert session["plan"] == {"epochs": 100, "steps": 4}
-    assert set(session["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(session["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
     assert "points" not in got or not got["points"]  # EpochEnd records no batches
 
 
@@ -156,7 +158,8 @@ def test_hooks_with_made_up_logs(db):
     metrics = [p["metrics"] for p in got["points"]["train"]]
     assert metrics[0] == {} and metrics[1] == {"loss": 0.5}
     assert math.isnan(metrics[2]["loss"]) and metrics[2]["acc"] == 0.25
-    assert epoch_metrics(got["epochs"]["000001"]) == {"loss": 0.125}
+    assert epoch_metrics(got["epochs"]["000001"]) == {"loss": 0.125,
+                                                      "learning_rate": pytest.approx(0.1)}
     assert got["session"]["nan"] is True
 
 

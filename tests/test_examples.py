@@ -121,7 +121,8 @@ def test_notebook_code_runs_against_the_emulator(db, tmp_path):
     assert session["plan"] == {"epochs": 3, "steps": 4}          # 500 samples / 128
     assert sorted(got["epochs"]) == epoch_ids(3)
     assert [got["epochs"][i]["step"] for i in epoch_ids(3)] == [4, 8, 12]
-    assert set(epoch_metrics(got["epochs"]["000003"])) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(epoch_metrics(got["epochs"]["000003"])) == {"loss", "accuracy", "val_loss", "val_accuracy",
+                                                             "learning_rate"}
     assert got["points"] == {}                                  # EpochEnd records no batches
 
 
@@ -132,7 +133,7 @@ def test_tutorial_script_offline(db):
     assert got["session"]["plan"] == {"epochs": 3, "steps": 4}
     assert sorted(got["epochs"]) == epoch_ids(3)
     assert [got["epochs"][i]["step"] for i in epoch_ids(3)] == [4, 8, 12]
-    assert all(set(epoch_metrics(d)) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(set(epoch_metrics(d)) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
                for d in got["epochs"].values())
     assert got["points"] == {}
 
@@ -151,7 +152,8 @@ def test_fit_with_watcher_batches_and_validation(db):
     assert [(p["epoch"], p["batch"], p["step"]) for p in test] == [(1, 1, 1), (1, 2, 2), (2, 1, 3), (2, 2, 4)]
     assert sorted(got["epochs"]) == epoch_ids(2)
     assert [got["epochs"][i]["step"] for i in epoch_ids(2)] == [8, 16]
-    assert set(epoch_metrics(got["epochs"]["000002"])) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(epoch_metrics(got["epochs"]["000002"])) == {"loss", "accuracy", "val_loss", "val_accuracy",
+                                                             "learning_rate"}
 
 
 def test_evaluate_with_test_batches(db):

@@ -129,7 +129,7 @@ def check_frames(epochs: pd.DataFrame, batches: pd.DataFrame, points, epoch_reco
 
 def test_load_returns_every_epoch_and_batch_point_as_logged(logged, db):
     sid, points, epoch_records = logged
-    stored = read_session(db, sid)
+    stored = read_session(db, sid, system=True)
     train_chunks = [c for c in stored["chunks"] if c["kind"] == "train"]
     assert len(train_chunks) >= 2, "the run must span several chunks"
     run = tfwatcher.load(ids.display_id(sid).upper())  # any form of the ID
@@ -149,7 +149,7 @@ def test_load_pages_through_long_runs_without_losing_or_repeating_a_chunk(logged
     monkeypatch.setattr(data, "PAGE_EPOCHS", 2)
     run = tfwatcher.load(f"https://example.web.app/s/{sid}")  # a pasted share link
     check_frames(run.epochs, run.batches, points, epoch_records)
-    stored = read_session(db, sid)
+    stored = read_session(db, sid, system=True)
     assert run.reads == data.load_reads(len(stored["epochs"]), len(stored["chunks"]), 2, 2)
     monkeypatch.setattr(data, "PAGE_CHUNKS", len(stored["chunks"]))  # an exact last page
     assert tfwatcher.load(sid).reads == 1 + len(stored["epochs"]) + len(stored["chunks"]) + 1
@@ -189,7 +189,7 @@ def test_a_metric_named_like_a_column_does_not_overwrite_it(db):
 
 def test_a_newer_schema_is_refused_rather_than_guessed(db, capsys):
     sid = ids.new_session_id()
-    db.document(f"sessions/{sid}").set({"schema": 2, "status": "finished"})
+    db.document(f"sessions/{sid}").set({"schema": 3, "status": "finished"})
     with pytest.raises(ValueError, match="newer TF Watcher"):
         tfwatcher.load(sid)
     assert main(["watch", sid, "--once"]) == 1
@@ -222,7 +222,7 @@ def test_without_pandas_load_and_export_name_the_extra(logged, tmp_path):
 
 def test_export_csv_and_parquet_hold_what_was_logged(logged, db, tmp_path, capsys):
     sid, points, epoch_records = logged
-    stored = read_session(db, sid)
+    stored = read_session(db, sid, system=True)
     reads = 1 + len(stored["epochs"]) + len(stored["chunks"])
     assert main(["export", ids.display_id(sid), "--csv", str(tmp_path / "csv")]) == 0
     out = capsys.readouterr().out

@@ -26,8 +26,8 @@ import keras
 
 from . import lifecycle
 from .schedule import Schedule
-from .session import Session, shared_session
-from .values import scalar_metrics
+from .session import Session, normalize_config, shared_session
+from .values import scalar_metrics, to_float
 
 _perf = time.perf_counter
 
@@ -67,12 +67,37 @@ def _check_bool(name, value):
         raise ValueError(f"{name} must be True or False; got {value!r}")
 
 
+def current_learning_rate(model) -> float | None:
+    """The optimizer's learning rate now, as a float (a schedule evaluated at the optimizer's
+    iterations), or None if there is none to read. Never raises."""
+    try:
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None:
+            return None
+        lr = getattr(optimizer, "learning_rate", None)
+        if lr is None:
+            lr = getattr(optimizer, "lr", None)
+        if lr is None:
+            return None
+        # Keras 3 evaluates a schedule in the property already; tf.keras may hand it over.
+        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule) or (
+                callable(lr) and hasattr(lr, "get_config") and not hasattr(lr, "numpy")):
+            lr = lr(optimizer.iterations)
+        value = to_float(lr)
+        if value is None:
+            value = to_float(keras.ops.convert_to_numpy(lr))
+        return value
+    except Exception:  # the learning rate is a courtesy: never disturb training
+        return None
+
+
 class _WatchCallback(keras.callbacks.Callback):
     """Shared machinery; the public classes choose what they record."""
 
     def __init__(self, *, epochs=None, train_batches=None, test_batches=None,
                  predict_batches=None, call_summaries=False, round_time: int = 2,
-                 print_logs: bool = False, session: Session | None = None, **session_options):
+                 print_logs: bool = False, session: Session | None = None, config=None,
+                 **session_options):
         super().__init__()
         # Keras (JAX/PyTorch backends) may run batch hooks on a thread pool: ours are thread-safe.
         self.async_safe = True
@@ -81,9 +106,10 @@ class _WatchCallback(keras.callbacks.Callback):
         if session is not None and not isinstance(session, Session):
             raise ValueError(f"session must be a tfwatcher.Session; got {type(session).__name__}")
         unknown = set(session_options) - {"project", "credentials", "run_name", "dashboard_url",
-                                          "quiet", "interval", "heartbeat"}
+                                          "quiet", "interval", "heartbeat", "system_metrics"}
         if unknown:
             raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+        flat = normalize_config(config)  # TypeError now, on every process, for a bad config
         self._epochs = epochs
         self._train = train_batches
         self._test = test_batches
@@ -96,9 +122,12 @@ class _WatchCallback(keras.callbacks.Callback):
         elif session is not None:
             self.session = session
         elif session_options:
-            self.session = Session(**session_options)
+            self.session = Session(config=flat or None, **session_options)
+            flat = None
         else:
             self.session = shared_session()
+        if flat:  # an explicit or shared session: merged into its config
+            self.session.set_config(flat)
         lifecycle.install()
         self._reset()
 
@@ -158,10 +187,15 @@ class _WatchCallback(keras.callbacks.Callback):
             self._epoch_times.append(seconds)
         if self._epochs is not None and self._epochs(epoch + 1):
             avg = mean(self._epoch_times) if self._epoch_times else seconds
-            self.session.log_epoch(logs, epoch=self._epoch, seconds=seconds, avg_seconds=avg,
+            values = logs
+            if not logs or ("learning_rate" not in logs and "lr" not in logs):
+                lr = current_learning_rate(self.model)
+                if lr is not None:
+                    values = {**(logs or {}), "learning_rate": lr}  # Keras' logs stay unchanged
+            self.session.log_epoch(values, epoch=self._epoch, seconds=seconds, avg_seconds=avg,
                                    step=self._step_base + self._fit_batches)
             self._epoch_times = []
-            self._print({"epoch": self._epoch, **scalar_metrics(logs), "seconds": seconds,
+            self._print({"epoch": self._epoch, **scalar_metrics(values), "seconds": seconds,
                          "avg_seconds": avg})
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -242,8 +276,14 @@ class EpochEnd(_WatchCallback):
             precision. Defaults to 2.
         print_logs: print each record as it is logged. Defaults to False.
         session: a `tfwatcher.Session` to record into. Defaults to the process's open session.
-        **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`
-            for a new session of its own (see `tfwatcher.Session`).
+        config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
+            session (merged into an explicit or shared session's). Defaults to None.
+        **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
+            `interval`, `heartbeat`, `system_metrics` for a new session of its own (see
+            `tfwatcher.Session`).
+
+    Each logged epoch also records the optimizer's `learning_rate` (a schedule evaluated at the
+    optimizer's step) when Keras' logs hold none.
 
     Example:
         >>> monitor = tfwatcher.callbacks.EpochEnd(schedule=1)

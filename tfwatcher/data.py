@@ -68,7 +68,8 @@ class ReadCounter:
 
 
 class Run:
-    """A session read back: `session` (dict), `epochs` and `batches` (DataFrames)."""
+    """A session read back: `session` (dict), `epochs`, `batches` and `system` (DataFrames;
+    `system` holds the writer's system samples, kind `system`, apart from the batch points)."""
 
     def __init__(self, sid: str, project: str, session: dict, epoch_docs: list[dict],
                  chunk_docs: list[dict], reads: int):
@@ -81,7 +82,8 @@ class Run:
         self.thinned = [(c.get("kind"), c.get("index")) for c in chunk_docs if c.get("thinned")]
         self.metrics = list(session.get("metrics") or [])
         self.epochs = epochs_frame(epoch_docs, self.metrics)
-        self.batches = batches_frame(chunk_docs, self.metrics)
+        self.batches = batches_frame([c for c in chunk_docs if c.get("kind") != "system"], self.metrics)
+        self.system = batches_frame([c for c in chunk_docs if c.get("kind") == "system"])
 
     @property
     def status(self) -> str | None:
@@ -92,7 +94,8 @@ class Run:
         return self.session.get("name") or ""
 
     def to_csv(self, folder) -> list[Path]:
-        """Write epochs.csv, batches.csv and session.json into `folder` (made if needed).
+        """Write epochs.csv, batches.csv, system.csv (if sampled) and session.json into
+        `folder` (made if needed).
         Missing values and stored NaN are empty cells; ±inf is `inf`/`-inf`."""
         return self._write(folder, "csv")
 
@@ -105,7 +108,10 @@ class Run:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, frame in (("epochs", self.epochs), ("batches", self.batches)):
+        frames = [("epochs", self.epochs), ("batches", self.batches)]
+        if len(self.system):
+            frames.append(("system", self.system))
+        for name, frame in frames:
             path = folder / f"{name}.{fmt}"
             if fmt == "csv":
                 frame.to_csv(path, index=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import functools
 import math
+import numbers
 import platform
 import secrets
 import sys
@@ -24,16 +25,22 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Mapping
 
-from . import access, config
+from . import access, config, system
 from .ids import is_session_id, new_session_id  # noqa: F401 (re-exported)
 from .values import scalar_metrics
 from .version import __version__
 from .writer import SERVER_TIME, Writer
 
 STATUSES = ("running", "finished", "crashed", "stopped")
-KINDS = ("train", "test", "predict")
+KINDS = ("train", "test", "predict", "system")
 MAX_RUN_NAME = 200
+MAX_CONFIG = 200          # entries of `config`
+MAX_CONFIG_NAME = 200     # characters of a config name
+MAX_CONFIG_STRING = 1000  # characters of a string value (other values: their repr, 200)
+SYSTEM_EVERY = 10.0       # seconds between system samples (taken by the writer thread)
+_targets = config  # the module; `config` is also Session's argument (the hyperparameters)
 _SESSIONS: "weakref.WeakSet[Session]" = weakref.WeakSet()
 _shared: "Session | None" = None
 _shared_lock = threading.Lock()  # guards _shared only; Session() takes no other lock
@@ -52,6 +59,12 @@ class Session:
         quiet: if True, print nothing when created. Defaults to False.
         interval: seconds between sends of batch points. Defaults to 1.0.
         heartbeat: seconds between heartbeats of the session document. Defaults to 10.0.
+        config: the run's hyperparameters, a dict of names to values, shown on the dashboard.
+            Nested dicts are flattened (`{"optimizer": {"lr": 0.1}}` → `optimizer.lr`); numbers,
+            strings, bools and None are stored as they are, anything else as its repr (200
+            characters); at most 200 entries. More can be added with `set_config`. Defaults to None.
+        system_metrics: while a run is in progress, sample CPU, memory and GPU use every ~10 s
+            (on the writer's thread) as batch points of kind `system`. Defaults to True.
 
     With no project configured anywhere, the session prints how to configure one and records
     nothing (`enabled` is False); training is never affected.
@@ -59,7 +72,9 @@ class Session:
 
     def __init__(self, project: str | None = None, credentials=None, run_name: str = "",
                  dashboard_url: str | None = None, quiet: bool = False, interval: float = 1.0,
-                 heartbeat: float = 10.0):
+                 heartbeat: float = 10.0, config: Mapping | None = None,
+                 system_metrics: bool = True):
+        self.config: dict = normalize_config(config)
         if not isinstance(run_name, str):
             raise ValueError(f"run_name must be a string; got {type(run_name).__name__} {run_name!r:.80}")
         if len(run_name) > MAX_RUN_NAME:
@@ -69,8 +84,10 @@ class Session:
         for name, value in (("interval", interval), ("heartbeat", heartbeat)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
-        if not isinstance(quiet, bool):
-            raise ValueError(f"quiet must be True or False; got {quiet!r}")
+        for name, value in (("quiet", quiet), ("system_metrics", system_metrics)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False; got {value!r}")
+        self.system_metrics = system_metrics
         self.run_name = run_name
         self.quiet = quiet
         self.status = "new"
@@ -89,10 +106,12 @@ class Session:
         self.plan = {"epochs": None, "steps": None}
         self.run = 0
         self._nan = False
+        self._config_pending = False  # set_config changed it: the next session update sends it
+        self._config_asked = False    # ... and the writer was asked for that update
         self.writer: Writer | None = None
         try:
-            self.target = config.resolve(project, credentials, dashboard_url)
-        except config.NotConfigured as err:
+            self.target = _targets.resolve(project, credentials, dashboard_url)
+        except _targets.NotConfigured as err:
             self.target = None
             if not quiet:
                 print(err, file=sys.stderr)
@@ -105,6 +124,8 @@ class Session:
         self.writer.add_first(f"sessions/{self.id}/private/owner", {"key": self.owner_key})
         self.writer.add_first(f"sessions/{self.id}", {**self._initial_doc(), "created": SERVER_TIME},
                               merge=True)
+        if system_metrics:
+            system.prime()  # CPU use is measured between samples: the first counts from here
         _SESSIONS.add(self)
         if not quiet:
             from .display import announce
@@ -127,13 +148,48 @@ class Session:
 
     def _initial_doc(self) -> dict:
         versions = {"tfwatcher": __version__, "python": platform.python_version()}
-        for module in ("tensorflow", "keras", "jax", "torch"):
+        for module in ("tensorflow", "keras", "jax", "torch", "numpy"):
             mod = sys.modules.get(module)
             if mod is not None and isinstance(getattr(mod, "__version__", None), str):
                 versions[module] = mod.__version__
-        return {"schema": 2, "status": "new", "mode": None, "name": self.run_name, "run": 0,
-                "plan": dict(self.plan), "progress": dict(self.progress), "metrics": [],
-                "latest": [], "error": None, "ended": None, "versions": versions, "nan": False}
+        doc = {"schema": 2, "status": "new", "mode": None, "name": self.run_name, "run": 0,
+               "plan": dict(self.plan), "progress": dict(self.progress), "metrics": [],
+               "latest": [], "error": None, "ended": None, "versions": versions, "nan": False}
+        if self.config:
+            doc["config"] = config_entries(self.config)
+        return doc
+
+    # ----- hyperparameters ------------------------------------------------------------------------
+
+    def set_config(self, config: Mapping) -> None:
+        """Add (or replace) hyperparameters: merged into `session.config` (the rules of
+        `config=` apply; at most 200 entries in all) and sent in the next second. Before the
+        session's first use nothing is written: they go with its first `start()` or point."""
+        extra = normalize_config(config)
+        if not extra:
+            return
+        with self._lock:
+            merged = dict(self.config)
+            dropped = 0
+            for name, value in extra.items():
+                if name in merged or len(merged) < MAX_CONFIG:
+                    merged[name] = value
+                else:
+                    dropped += 1
+            self.config = merged
+            self._config_pending = True
+            # Before first use nothing is sent (there is no document yet): the first start(),
+            # point or epoch asks for the update instead.
+            used = self.writer is not None and self.writer.used
+            self._config_asked = used
+        if dropped:
+            warnings.warn(f"tfwatcher: config would have {len(merged) + dropped} entries; keeping "
+                          f"the first {MAX_CONFIG}", UserWarning, stacklevel=2)
+        # The writer is called only after our lock is released (lock discipline: writer.py).
+        # The entries themselves are read by the writer with the live fields, at send time, so
+        # the latest config is what goes even when two updates race.
+        if used:
+            self.writer.update_session({}, urgent=True)
 
     # ----- remote stop ----------------------------------------------------------------------------
 
@@ -169,6 +225,7 @@ class Session:
             self.plan = {"epochs": epochs, "steps": steps}
             self.run += 1
             run = self.run
+            self._config_asked = True  # the urgent update below carries a pending config
         if run > 1 and self.writer:
             # A new owner key for every run: a link seen during an earlier run (a notebook
             # saved mid-run, a screen share) cannot stop this one. Sent before the run's
@@ -180,6 +237,10 @@ class Session:
             self.writer.reopen()
             self.writer.start_new_chunks()
             self.writer.set_listener(self._stop_listener(run))
+            set_sampler = getattr(self.writer, "set_sampler", None)
+            if set_sampler is not None:
+                set_sampler(self._system_sampler() if self.system_metrics else None,
+                            every=SYSTEM_EVERY)
             self.writer.heartbeat_on(True)
             self.writer.update_session({"status": "running", "mode": mode, "plan": dict(self.plan),
                                         "run": run, "ended": None, "error": None}, urgent=True)
@@ -219,16 +280,45 @@ class Session:
                 batch = batch if batch is not None else self.progress["batch"] + 1
                 self.progress = {"epoch": epoch, "batch": batch, "step": step}
                 first_nan = self._note(values)
+            elif kind == "system":
+                epoch = epoch if epoch is not None else max(self.progress["epoch"], 1)
+                batch = batch if batch is not None else step
             else:
                 epoch = epoch if epoch is not None else max(self._calls.get(
                     "evaluate" if kind == "test" else "predict", 1), 1)
                 batch = batch if batch is not None else step
+            ask = self._config_pending and not self._config_asked
+            if ask:
+                self._config_asked = True
         # The writer is called only after our lock is released (lock discipline: writer.py).
         if self.writer:
             self.writer.add_point(kind, step, epoch, batch, _float_or_none(seconds), time.time(), values)
-            if first_nan:
-                self.writer.update_session({"nan": True}, urgent=True)
+            if first_nan or ask:
+                self.writer.update_session({"nan": True} if first_nan else {}, urgent=True)
         return step
+
+    def _system_sampler(self):
+        """The function the writer thread calls every ~10 s while a run is in progress. It
+        holds the session weakly (the writer must not keep it alive) and never raises."""
+        ref = weakref.ref(self)
+
+        def sample_system() -> None:
+            session = ref()
+            if session is not None:
+                session._sample_system()
+        return sample_system
+
+    def _sample_system(self) -> None:
+        """Take one system sample and log it as a `system` point: step and batch are the
+        sample number, epoch the current training epoch. Never raises."""
+        try:
+            if self.status != "running" or not self.system_metrics:
+                return
+            values = system.sample()
+            if values:
+                self._add_point(values, None, None, None, "system", None)
+        except Exception:  # a sample is a courtesy; it never disturbs the writer or the run
+            pass
 
     def train_step(self) -> int:
         """The last global training step recorded."""
@@ -266,6 +356,9 @@ class Session:
                 step = self._steps["train"]
             else:
                 self._steps["train"] = max(self._steps["train"], step)
+            ask = self._config_pending and not self._config_asked
+            if ask:
+                self._config_asked = True
         doc = {"schema": 1, "kind": kind, "epoch": epoch, "step": step,
                "names": list(values), "values": list(values.values()),
                "seconds": _float_or_none(seconds),
@@ -273,8 +366,8 @@ class Session:
                "time": time.time()}
         if self.writer:
             self.writer.add_epoch(doc_id, doc)
-            if first_nan:
-                self.writer.update_session({"nan": True}, urgent=True)
+            if first_nan or ask:
+                self.writer.update_session({"nan": True} if first_nan else {}, urgent=True)
 
     def _note(self, values: dict, epoch_level: bool = False) -> bool:
         """Update the metric names and latest values (lock held). True on the first
@@ -296,6 +389,10 @@ class Session:
         with self._lock:
             fields = {"progress": dict(self.progress), "metrics": list(self._metrics),
                       "latest": [{"name": k, "value": v} for k, v in self.latest.items()]}
+            if self._config_pending:
+                # Sent with this update (and, if it fails, requeued by the writer with it).
+                fields["config"] = config_entries(self.config)
+                self._config_pending = False
             if self.status == "running":
                 # Re-asserted with every heartbeat: a run the stall sweep marked `stalled`
                 # during an outage is running again once it is heard from (and the owner's
@@ -371,6 +468,99 @@ class Session:
 
 def _float_or_none(value) -> float | None:
     return None if value is None else float(value)
+
+
+# ----- hyperparameters (`config=`) ----------------------------------------------------------------
+
+def normalize_config(config, what: str = "config") -> dict:
+    """The flat dict stored for `config=`: validated, nested dicts flattened with ".", values
+    made storable. TypeError for anything but a dict with string keys; warnings (one per call)
+    for what is shortened or left out. The caller's dict is never kept or changed."""
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise TypeError(f"{what} must be a dict of hyperparameters (name -> value) or None; "
+                        f"got {type(config).__name__} {_short_repr(config, 80)}")
+    out: dict = {}
+    notes = {"dropped": 0, "long_names": 0, "long_strings": 0}
+
+    def walk(mapping, prefix: str, seen: tuple) -> None:
+        for key, value in mapping.items():
+            if not isinstance(key, str):
+                where = f" (in {prefix[:-1]!r})" if prefix else ""
+                raise TypeError(f"{what} keys must be strings; got {type(key).__name__} "
+                                f"{_short_repr(key, 80)}{where}")
+            name = prefix + key
+            if isinstance(value, Mapping) and id(value) not in seen and len(seen) < 32:
+                walk(value, name + ".", seen + (id(value),))
+                continue
+            name = _clean_text(name)
+            if len(name) > MAX_CONFIG_NAME:
+                notes["long_names"] += 1
+                name = name[:MAX_CONFIG_NAME]
+            if name not in out and len(out) >= MAX_CONFIG:
+                notes["dropped"] += 1
+                continue
+            out[name] = _config_value(value, notes)
+
+    walk(config, "", (id(config),))
+    if notes["dropped"]:
+        warnings.warn(f"tfwatcher: {what} has {len(out) + notes['dropped']} entries (nested ones "
+                      f"counted); keeping the first {MAX_CONFIG}", UserWarning, stacklevel=3)
+    if notes["long_names"]:
+        warnings.warn(f"tfwatcher: {notes['long_names']} {what} name(s) longer than "
+                      f"{MAX_CONFIG_NAME} characters were shortened to {MAX_CONFIG_NAME}",
+                      UserWarning, stacklevel=3)
+    if notes["long_strings"]:
+        warnings.warn(f"tfwatcher: {notes['long_strings']} {what} string value(s) longer than "
+                      f"{MAX_CONFIG_STRING} characters were shortened to {MAX_CONFIG_STRING}",
+                      UserWarning, stacklevel=3)
+    return out
+
+
+def config_entries(flat: dict) -> list[dict]:
+    """The session document's `config` field: names as values, never as field names."""
+    return [{"name": name, "value": value} for name, value in flat.items()]
+
+
+def _config_value(value, notes: dict):
+    if value is None or isinstance(value, bool):
+        return value
+    if type(value).__name__ in ("bool_", "bool") and type(value).__module__ == "numpy":
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+        # Firestore integers are 64-bit; a larger one keeps its digits as a string.
+        return number if -2 ** 63 <= number < 2 ** 63 else _short_repr(number, 200)
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)  # NaN and ±Inf are stored as they are
+        except (OverflowError, ValueError, TypeError):
+            return _short_repr(value, 200)
+    if isinstance(value, str):
+        value = _clean_text(value)
+        if len(value) > MAX_CONFIG_STRING:
+            notes["long_strings"] += 1
+            value = value[:MAX_CONFIG_STRING]
+        return value
+    return _short_repr(value, 200)
+
+
+def _short_repr(value, limit: int) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return _clean_text(text[:limit])
+
+
+def _clean_text(text: str) -> str:
+    """`text` as valid UTF-8 (a lone surrogate cannot be stored in Firestore)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def shared_session(**kwargs) -> Session:

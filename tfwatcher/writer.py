@@ -26,7 +26,8 @@ Lifetime: the thread starts with the first document, and ends (closing its Fires
 and the listener it started) once the session's run has ended (`close_when_idle`) and nothing
 is left to send, or on `stop()`. A later document starts a new thread.
 
-Locks: `Writer._lock` guards the buffers and flags and nothing else. (`Writer._spool_lock`
+Locks: `Writer._lock` guards the buffers and flags and nothing else (the summaries and the
+epoch table of tfwatcher.summaries are part of that state: plain objects that call nothing). (`Writer._spool_lock`
 serialises spooling; it is taken before `_lock`, never after.) While holding it
 the writer calls no other object (not the session's `session_fields`, not a listener, not the
 client; the one exception is starting its own thread, which takes no lock of ours before
@@ -205,6 +206,9 @@ class Writer:
         self._threads: list[threading.Thread] = []     # ... and any still closing what it opened
         self._closing = False                    # the run ended: the thread ends once idle
         self._stopping = False                   # stop(): the thread ends after this round
+        self._sampler: Callable[[], None] | None = None  # system metrics (Session), see set_sampler
+        self._sample_every = 10.0
+        self._sampled_at = float("-inf")
         self._listener: Callable | None = None   # listener(client) -> unsubscribe callable
         self._listener_gen = 0
         self._conn = _Connection()               # used by whichever thread runs the rounds
@@ -278,6 +282,14 @@ class Writer:
 
     def heartbeat_on(self, on: bool) -> None:
         self._heartbeat_on = on
+
+    def set_sampler(self, sampler: Callable[[], None] | None, every: float = 10.0) -> None:
+        """`sampler()` is called on the writer thread, with no lock of ours held, at most every
+        `every` seconds while the heartbeat is on (the first in the next round); it logs what
+        it samples through the session, like a hook. None removes it."""
+        with self._lock:
+            self._sampler, self._sample_every = sampler, every
+            self._sampled_at = float("-inf")
 
     def start_new_chunks(self) -> None:
         """Close the open chunks (a new fit or evaluate starts its own)."""
@@ -372,10 +384,14 @@ class Writer:
 
     def _run(self) -> None:
         try:
+            started = time.monotonic()
             while True:
-                self._wake.wait(self.interval)
+                # Rounds start every `interval` (not `interval` after the last one ended), so
+                # a point waits at most one interval plus one commit.
+                self._wake.wait(max(0.0, started + self.interval - time.monotonic()))
                 self._wake.clear()
-                self._round(time.monotonic())
+                started = time.monotonic()
+                self._round(started)
                 with self._idle:
                     self._idle.notify_all()
                     done = (self._stopping
@@ -393,6 +409,7 @@ class Writer:
         self._round(time.monotonic())
 
     def _round(self, now: float) -> None:
+        self._sample(now)
         try:
             if self.disabled:
                 self.spool(final=self._closing)
@@ -404,6 +421,20 @@ class Writer:
             self._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
             self._failures += 1
             self._retry_at = time.monotonic() + self._backoff()
+
+    def _sample(self, now: float) -> None:
+        with self._lock:
+            sampler = self._sampler if self._heartbeat_on else None
+            if sampler is None or now - self._sampled_at < self._sample_every:
+                return
+            self._sampled_at = now
+        try:
+            sampler()  # outside our lock: it calls add_point like a hook
+        except Exception as err:  # a sampler of ours never raises; if it does, stop asking it
+            self._warn_once("sampler", f"tfwatcher: system metrics off ({type(err).__name__})")
+            with self._lock:
+                if self._sampler is sampler:
+                    self._sampler = None
 
     def _release(self) -> None:
         """End what this thread opened: the listener, then the client's channels."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import warnings
 
-from ..session import Session, shared_session
+from ..session import Session, normalize_config, shared_session
 
 __all__ = ["make_session", "Off", "rank_from_env", "stop_allowed", "SESSION_OPTIONS"]
 
 SESSION_OPTIONS = frozenset({"project", "credentials", "run_name", "dashboard_url", "quiet",
-                             "interval", "heartbeat"})
+                             "interval", "heartbeat", "system_metrics"})
 
 
 class Off:
@@ -51,10 +51,12 @@ def rank_from_env() -> int:
     return 0
 
 
-def make_session(session, session_options: dict, writes: bool):
+def make_session(session, session_options: dict, writes: bool, config=None):
     """The session an adapter records into: `session` if given, else a new one built from
     `session_options`, else the process's shared one; `Off()` where this process must not write.
-    Arguments are checked even where nothing is written, so a typo fails on every rank."""
+    `config` (hyperparameters) goes into the new session, or is merged into the given or shared
+    one. Arguments are checked even where nothing is written, so a typo fails on every rank."""
+    flat = normalize_config(config)
     if session is not None and not isinstance(session, Session):
         raise ValueError(f"session must be a tfwatcher.Session; got {type(session).__name__}")
     unknown = set(session_options) - SESSION_OPTIONS
@@ -64,11 +66,12 @@ def make_session(session, session_options: dict, writes: bool):
         raise TypeError("pass either session= or the options of a new session, not both")
     if not writes:
         return Off()
-    if session is not None:
-        return session
     if session_options:
-        return Session(**session_options)
-    return shared_session()
+        return Session(config=flat or None, **session_options)
+    session = session if session is not None else shared_session()
+    if flat:
+        session.set_config(flat)
+    return session
 
 
 _warned_stop = False

@@ -47,8 +47,10 @@ class TFWatcherCallback(TrainerCallback):
     Args:
         session: a `tfwatcher.Session` to record into. Defaults to a new session built from
             `session_options`, or (with none) the process's shared session.
+        config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
+            session. Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat` (see `tfwatcher.Session`).
+            `interval`, `heartbeat`, `system_metrics` (see `tfwatcher.Session`).
 
     Only the main process writes: a process whose launcher names it rank > 0 builds no session,
     and every hook checks `state.is_world_process_zero`. The owner's Stop button ends training
@@ -57,9 +59,10 @@ class TFWatcherCallback(TrainerCallback):
     callback's decision, and stopping the main process alone would leave the others blocked.
     """
 
-    def __init__(self, session=None, **session_options):
+    def __init__(self, session=None, config=None, **session_options):
         super().__init__()
-        self.session = make_session(session, session_options, writes=rank_from_env() == 0)
+        self.session = make_session(session, session_options, writes=rank_from_env() == 0,
+                                    config=config)
         lifecycle.install()  # a crash inside trainer.train() marks the session crashed
         self._in_fit = False
         self._reset()

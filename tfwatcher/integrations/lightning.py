@@ -147,17 +147,20 @@ class TFWatcherLogger(Logger):
     Args:
         session: a `tfwatcher.Session` to record into. Defaults to a new session built from
             `session_options`, or (with none) the process's shared session.
+        config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
+            session. Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat` (see `tfwatcher.Session`).
+            `interval`, `heartbeat`, `system_metrics` (see `tfwatcher.Session`).
 
     Only rank 0 writes (`rank_zero_only`); other ranks build no session. `experiment` is the
-    `tfwatcher.Session`. Hyperparameters given to `log_hyperparams` are kept in `hparams` (not
-    written: the session document has no field for them yet).
+    `tfwatcher.Session`. Hyperparameters given to `log_hyperparams` (`save_hyperparameters()`)
+    are kept in `hparams` and merged into the session's `config`.
     """
 
-    def __init__(self, session=None, **session_options):
+    def __init__(self, session=None, config=None, **session_options):
         super().__init__()
-        self._session = make_session(session, session_options, writes=rank_zero_only.rank == 0)
+        self._session = make_session(session, session_options, writes=rank_zero_only.rank == 0,
+                                     config=config)
         self.hparams: dict = {}
         self._trainer = None
         self._probe: _Probe | None = None
@@ -269,9 +272,14 @@ class TFWatcherLogger(Logger):
     @rank_zero_only
     def log_hyperparams(self, params, *args, **kwargs) -> None:
         try:
-            self.hparams.update(dict(vars(params) if hasattr(params, "__dict__") and not isinstance(params, dict)
-                                     else params))
+            given = dict(vars(params) if hasattr(params, "__dict__") and not isinstance(params, dict)
+                         else params)
         except (TypeError, ValueError):
+            return
+        self.hparams.update(given)
+        try:  # whatever Lightning hands over is stored as well as it can be; never raises
+            self._session.set_config({str(k): v for k, v in given.items()})
+        except Exception:
             pass
 
     @rank_zero_only
