@@ -92,6 +92,8 @@ def test_one_callback_reused_across_two_fits_continues_steps_and_epochs(db, data
     assert sorted(got["epochs"]) == ["000001", "000002", "000003", "000004"]
     assert [c["index"] for c in got["chunks"]] == [0, 1]               # one chunk per fit
     assert got["session"]["status"] == "finished"
+    # The plan of the second fit names its epochs as the session numbers them: 3..4 of 4.
+    assert got["session"]["plan"] == {"epochs": 4, "steps": 4, "first_epoch": 3}
 
 
 def test_evaluate_and_predict(db, data):

@@ -177,6 +177,10 @@ class _WatchCallback(keras.callbacks.Callback):
             # A second fit() on the same session continues its epoch numbers, so nothing is
             # overwritten; fit(initial_epoch=n) that resumes past them keeps its own numbers.
             self._epoch_offset = max(0, self.session.last_epoch() - epoch) if self.session.id else 0
+            if self._epoch_offset and self.session.id:
+                total = (self.params or {}).get("epochs")
+                self.session.number_epochs(epoch + 1 + self._epoch_offset,
+                                           total + self._epoch_offset if isinstance(total, int) else None)
         self._epoch = epoch + 1 + self._epoch_offset
         self._epoch_t0 = _perf()
 

@@ -328,6 +328,15 @@ class Session:
         """The last training epoch this session has seen."""
         return self.progress["epoch"]
 
+    def number_epochs(self, first: int, last: int | None) -> None:
+        """This fit's epochs are numbered `first`..`last` in the session (a second fit on the
+        same callback goes on from the first's): the plan says so, for the dashboard's totals."""
+        with self._lock:
+            self.plan = {**self.plan, "epochs": last, "first_epoch": first}
+            plan = dict(self.plan)
+        if self.writer:
+            self.writer.update_session({"plan": plan}, urgent=True)
+
     def mark_step(self, kind: str, step: int, epoch: int | None = None) -> None:
         """Advance the counters to at least `step` and `epoch` (a run saw more than it logged)."""
         with self._lock:
