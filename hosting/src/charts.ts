@@ -2,13 +2,20 @@
  * uPlot wrapper: a chart is made once, then `setData()` as data streams in (at most once per
  * animation frame, whatever the snapshot rate), `setSize()` when its box resizes, `destroy()`
  * when the view leaves. Cursors are linked across the charts of a view with `uPlot.sync`.
+ *
+ * Summarised data (schema 2) is drawn as a line (each bucket's last value) over a faint
+ * min/max band, so a one-step spike shows unzoomed. Smoothing draws the EMA over the faint raw
+ * line; log scale turns non-positive values into gaps. The view owns the x range (zoom): a
+ * drag-select (mouse), pinch or one-finger pan (touch) reports it through `hooks`.
  */
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h } from "./dom";
+import { ema } from "./ema";
 import type { Num } from "./series";
 
 export type SeriesRole = "train" | "val" | "time";
+export type XMode = "step" | "epoch" | "relative" | "wall";
 
 export interface ChartSpec {
   /** Stable identity within a view (e.g. "m:loss", "time"). */
@@ -19,11 +26,55 @@ export interface ChartSpec {
   syncKey: string;
 }
 
+/** One logical series: its values and, for summarised data, the band edges. */
+export interface SeriesInput {
+  values: Num[];
+  lo?: Num[] | null;
+  hi?: Num[] | null;
+}
+export interface ChartInput {
+  x: Num[];
+  series: SeriesInput[];
+}
+export interface ChartOptions {
+  smooth: number;
+  log: boolean;
+  xMode: XMode;
+  /** Visible x range, in the x axis' units; null = everything. */
+  range: [number, number] | null;
+}
+export interface ChartHooks {
+  /** A finished zoom gesture (drag-select, pinch, pan): the view sets it on every chart. */
+  onZoom(a: number, b: number): void;
+  /** While a touch gesture moves (no data is fetched). */
+  onZoomLive?(a: number, b: number): void;
+  onReset(): void;
+}
+
+/** What each uPlot series (after x) is: a line, the faint raw line behind a smoothed one, or a band edge. */
+export type Slot = { kind: "line" | "raw" | "hi" | "lo"; of: number };
+
 const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
 
 function cssVar(name: string, fallback: string): string {
   const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   return v || fallback;
+}
+
+/** `#rgb`, `#rrggbb` or `rgb(…)` with an alpha; anything else is returned as is. */
+export function withAlpha(color: string, a: number): string {
+  let m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color);
+  if (m) {
+    const hex = m[1].length === 3 ? [...m[1]].map((c) => c + c).join("") : m[1];
+    const n = parseInt(hex, 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+  }
+  m = /^rgba?\(([^)]+)\)$/.exec(color);
+  if (m) {
+    const [r, g, b] = m[1].split(/[\s,/]+/);
+    return `rgba(${r},${g},${b},${a})`;
+  }
+  return color;
 }
 
 function chartHeight(): number {
@@ -36,6 +87,28 @@ function compact(v: number): string {
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
   return String(Number(v.toPrecision(4)));
 }
+
+/** Seconds as a short duration for the relative-time axis. */
+export function duration(s: number): string {
+  if (!Number.isFinite(s)) return "";
+  const a = Math.abs(s);
+  const sign = s < 0 ? "-" : "";
+  if (a < 60) return `${sign}${Number(a.toPrecision(3))}s`;
+  if (a < 3600) return `${sign}${Math.floor(a / 60)}m${a % 60 >= 1 ? ` ${Math.round(a % 60)}s` : ""}`;
+  if (a < 86400) return `${sign}${Math.floor(a / 3600)}h${a % 3600 >= 60 ? ` ${Math.floor((a % 3600) / 60)}m` : ""}`;
+  return `${sign}${Math.floor(a / 86400)}d ${Math.floor((a % 86400) / 3600)}h`;
+}
+
+function lastValue(vals: ArrayLike<number | null | undefined> | undefined): number | null {
+  if (!vals) return null;
+  for (let i = vals.length - 1; i >= 0; i--) {
+    const v = vals[i];
+    if (v != null) return v;
+  }
+  return null;
+}
+
+const positive = (vals: Num[]): Num[] => vals.map((v) => (v != null && v > 0 ? v : null));
 
 // `?debug` in the URL exposes live charts as `window.__tfwCharts` (bench/dashboard uses it).
 const registry: Set<Chart> | null =
@@ -66,19 +139,29 @@ export class Chart {
   readonly spec: ChartSpec;
   private plotBox: HTMLElement;
   private plot: uPlot | null = null;
-  private pending: Num[][] | null = null;
-  private data: Num[][];
+  private pending: ChartInput | null = null;
+  private input: ChartInput;
+  private opts: ChartOptions;
+  private shape = "";
+  /** uPlot series 1.. in order. */
+  slots: Slot[] = [];
   private ro: ResizeObserver | null = null;
   private width = 0;
+  private hooks: ChartHooks | null;
+  private untouch: (() => void) | null = null;
 
-  constructor(parent: HTMLElement, spec: ChartSpec, data: Num[][]) {
+  constructor(parent: HTMLElement, spec: ChartSpec, input: ChartInput | Num[][], opts?: Partial<ChartOptions>, hooks?: ChartHooks) {
     this.spec = spec;
-    this.data = data;
+    this.input = toInput(input);
+    this.opts = { smooth: 0, log: false, xMode: "step", range: null, ...opts };
+    this.hooks = hooks ?? null;
     this.plotBox = h("div", { class: "plot" });
+    const png = h("button", { type: "button", class: "chart-png", "aria-label": `Download ${spec.title} as PNG`, title: "Download PNG" }, "PNG");
+    png.addEventListener("click", () => void this.downloadPng());
     this.el = h(
       "figure",
-      { class: "chart", "data-chart": spec.key, "data-points": String(data[0]?.length ?? 0) },
-      h("figcaption", {}, spec.title),
+      { class: "chart", "data-chart": spec.key, "data-points": String(this.input.x.length) },
+      h("figcaption", {}, h("span", {}, spec.title), png),
       this.plotBox,
     );
     parent.appendChild(this.el);
@@ -86,7 +169,11 @@ export class Chart {
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(this.plotBox);
     registry?.add(this);
-    markFirstDraw(data[0]?.length ?? 0);
+    markFirstDraw(this.input.x.length);
+  }
+
+  private shapeOf(input: ChartInput, o: ChartOptions): string {
+    return [input.series.map((s) => (s.lo && s.hi ? "b" : "-")).join(""), o.smooth > 0, o.log, o.xMode].join("|");
   }
 
   private create(): void {
@@ -96,50 +183,178 @@ export class Chart {
     const axis = cssVar("--fg-muted", "#5f6368");
     const grid = cssVar("--grid", "rgba(0,0,0,0.08)");
     const colors: Record<SeriesRole, string> = { train, val, time };
+    const o = this.opts;
+    this.shape = this.shapeOf(this.input, o);
     this.width = Math.max(200, Math.floor(this.plotBox.clientWidth || 320));
     const axisBase = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const value = (_u: uPlot, v: number | null, sidx: number, idx: number | null) => {
+      // Not hovering: the latest value, not a dash.
+      const shown = idx == null ? lastValue(this.plot?.data[sidx] as Num[] | undefined) : v;
+      return shown == null ? "—" : compact(shown);
+    };
+    const series: uPlot.Series[] = [{ label: this.spec.xLabel }];
+    const bands: uPlot.Band[] = [];
+    this.slots = [];
+    this.input.series.forEach((s, i) => {
+      const meta = this.spec.series[i] ?? { label: `series ${i + 1}`, role: "train" as const };
+      const color = colors[meta.role];
+      const dash = meta.role === "val" ? [6, 3] : undefined;
+      if (s.lo && s.hi) {
+        // Edges drawn faintly as well: a one-bucket spike is a sliver of fill, but a visible line.
+        const edge = { label: `${meta.label} max`, stroke: withAlpha(color, 0.4), width: 1, points: { show: false }, spanGaps: false, value };
+        series.push({ ...edge }, { ...edge, label: `${meta.label} min` });
+        this.slots.push({ kind: "hi", of: i }, { kind: "lo", of: i });
+        bands.push({ series: [series.length - 2, series.length - 1], fill: withAlpha(color, 0.18) });
+      }
+      const line = {
+        label: meta.label,
+        stroke: color,
+        width: 1.5,
+        spanGaps: false,
+        dash,
+        points: { show: (u: uPlot) => (u.data[0]?.length ?? 0) <= 60, size: 5 },
+        value,
+      };
+      if (o.smooth > 0) {
+        series.push({ ...line, label: `${meta.label} raw`, stroke: withAlpha(color, 0.3), width: 1 });
+        this.slots.push({ kind: "raw", of: i });
+      }
+      series.push(line);
+      this.slots.push({ kind: "line", of: i });
+    });
+    const xAxis: uPlot.Axis = { ...axisBase, label: this.spec.xLabel, labelSize: 18, size: 36 };
+    if (o.xMode === "step") xAxis.incrs = INTEGER_INCRS;
+    if (o.xMode === "relative") xAxis.values = (_u, vals) => vals.map(duration);
+    const fmtX = o.xMode === "relative" ? duration
+      : o.xMode === "epoch" ? (v: number) => String(Number(v.toFixed(2)))
+      : o.xMode === "wall" ? (v: number) => new Date(v * 1000).toLocaleString()
+      : String;
+    // The x legend too: the latest row when not hovering.
+    series[0].value = (_u, v, _s, idx) => {
+      const shown = idx == null ? lastValue(this.plot?.data[0] as Num[] | undefined) : v;
+      return shown == null ? "—" : fmtX(shown);
+    };
     const opts: uPlot.Options = {
       width: this.width,
       height: chartHeight(),
       pxAlign: 0,
-      cursor: { sync: { key: uPlot.sync(this.spec.syncKey).key, setSeries: true }, drag: { x: true, y: false } },
+      cursor: {
+        sync: { key: uPlot.sync(this.spec.syncKey).key, setSeries: true },
+        drag: { x: true, y: false, setScale: false },
+        bind: {
+          // Double-click resets the zoom of the whole view (not just this chart's scale).
+          dblclick: () => (e: MouseEvent) => {
+            if (e.button === 0) this.hooks?.onReset();
+            return null;
+          },
+        },
+      },
       legend: { live: true },
-      scales: { x: { time: false } },
-      axes: [
-        { ...axisBase, incrs: INTEGER_INCRS, label: this.spec.xLabel, labelSize: 18, size: 36 },
-        { ...axisBase, size: 52, values: (_u, vals) => vals.map(compact) },
-      ],
-      series: [
-        { label: this.spec.xLabel },
-        ...this.spec.series.map((s) => ({
-          label: s.label,
-          stroke: colors[s.role],
-          width: 1.5,
-          spanGaps: false,
-          dash: s.role === "val" ? [6, 3] : undefined,
-          points: { show: (u: uPlot) => (u.data[0]?.length ?? 0) <= 60, size: 5 },
-          value: (_u: uPlot, v: number | null) => (v == null ? "—" : compact(v)),
-        })),
-      ],
+      scales: { x: { time: o.xMode === "wall" }, y: o.log ? { distr: 3, log: 10 } : {} },
+      axes: [xAxis, { ...axisBase, size: 52, values: (_u, vals) => vals.map(compact) }],
+      series,
+      bands,
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 4 || !this.hooks) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            this.hooks.onZoom(a, b);
+          },
+        ],
+      },
     };
-    this.plot = new uPlot(opts, this.data as uPlot.AlignedData, this.plotBox);
+    this.plot = new uPlot(opts, this.aligned(), this.plotBox);
+    this.plot.setLegend({}); // now that `this.plot` is set, the legend can show the latest values
+    // Edge and raw series stay out of the legend: it lists the lines only.
+    const rows = this.plot.root.querySelectorAll<HTMLElement>(".u-legend .u-series");
+    this.slots.forEach((s, i) => {
+      if (s.kind !== "line" && rows[i + 1]) rows[i + 1].hidden = true;
+    });
+    this.applyRange(false);
+    this.untouch?.();
+    this.untouch = this.bindTouch(this.plot);
+  }
+
+  /** uPlot's data for the current input and options (smoothing and log applied). */
+  private aligned(): uPlot.AlignedData {
+    const o = this.opts;
+    const tr = o.log ? positive : (v: Num[]) => v;
+    const out: Num[][] = [this.input.x];
+    this.input.series.forEach((s, i) => {
+      const vals = tr(s.values ?? []);
+      for (const slot of this.slots) {
+        if (slot.of !== i) continue;
+        if (slot.kind === "hi") out.push(tr(s.hi ?? []));
+        else if (slot.kind === "lo") out.push(tr(s.lo ?? []));
+        else if (slot.kind === "raw") out.push(vals);
+        else out.push(o.smooth > 0 ? ema(vals, o.smooth) : vals);
+      }
+    });
+    return out as uPlot.AlignedData;
+  }
+
+  private applyRange(redraw = true): void {
+    const u = this.plot;
+    if (!u) return;
+    const r = this.opts.range;
+    if (r) u.setScale("x", { min: r[0], max: r[1] });
+    else if (redraw) {
+      const x = u.data[0];
+      if (x.length) u.setScale("x", { min: x[0] as number, max: x[x.length - 1] as number });
+    }
   }
 
   /** Queue new data; it is drawn on the next animation frame. */
-  setData(data: Num[][]): void {
-    this.pending = data;
+  setData(input: ChartInput | Num[][]): void {
+    this.pending = toInput(input);
     dirty.add(this);
     if (!frame) frame = requestAnimationFrame(flush);
+  }
+
+  /** Smoothing, log scale, x axis, range: re-created when the series layout changes. */
+  setOptions(o: Partial<ChartOptions>): void {
+    const before = this.opts;
+    this.opts = { ...before, ...o };
+    if (this.pending) {
+      this.input = this.pending;
+      this.pending = null;
+    }
+    if (this.shapeOf(this.input, this.opts) !== this.shape) {
+      this.plot?.destroy();
+      this.create();
+    } else if (before.smooth !== this.opts.smooth) {
+      this.plot?.setData(this.aligned(), !this.opts.range);
+      this.applyRange();
+    } else if (before.range?.[0] !== this.opts.range?.[0] || before.range?.[1] !== this.opts.range?.[1]) {
+      this.applyRange();
+    }
+  }
+
+  get options(): ChartOptions {
+    return this.opts;
   }
 
   /** Apply queued data now (the frame callback, and the benchmark). */
   drawNow(): void {
     if (!this.pending || !this.plot) return;
-    this.data = this.pending;
+    this.input = this.pending;
     this.pending = null;
-    this.plot.setData(this.data as uPlot.AlignedData);
-    this.el.setAttribute("data-points", String(this.data[0]?.length ?? 0));
-    markFirstDraw(this.data[0]?.length ?? 0);
+    if (this.shapeOf(this.input, this.opts) !== this.shape) {
+      this.plot.destroy();
+      this.create();
+    } else {
+      const u = this.plot;
+      u.batch(() => {
+        u.setData(this.aligned(), !this.opts.range);
+        this.applyRange(false);
+        u.setLegend({});
+      });
+    }
+    this.el.setAttribute("data-points", String(this.input.x.length));
+    markFirstDraw(this.input.x.length);
   }
 
   /**
@@ -148,7 +363,6 @@ export class Chart {
    */
   timedSetData(data: Num[][]): number {
     const t0 = performance.now();
-    this.data = data;
     this.pending = null;
     this.plot?.batch(() => this.plot!.setData(data as uPlot.AlignedData));
     return performance.now() - t0;
@@ -157,6 +371,118 @@ export class Chart {
   /** Force a full redraw with the same data (benchmark: setData + draw, synchronously). */
   redraw(): void {
     this.plot?.redraw(false, true);
+  }
+
+  /** uPlot series index (1-based) of a slot, or -1. */
+  seriesIndex(kind: Slot["kind"], of = 0): number {
+    const i = this.slots.findIndex((s) => s.kind === kind && s.of === of);
+    return i < 0 ? -1 : i + 1;
+  }
+
+  /**
+   * Touch: two fingers pinch the x range about their midpoint, one finger pans it while
+   * zoomed. Vertical page scrolling stays the browser's (touch-action: pan-y).
+   */
+  private bindTouch(u: uPlot): () => void {
+    const over = u.over;
+    over.style.touchAction = "pan-y";
+    let start: { x0: number; x1: number; min: number; max: number; n: number } | null = null;
+    let live: [number, number] | null = null;
+    const rect = () => over.getBoundingClientRect();
+    const full = (): [number, number] => {
+      const x = u.data[0];
+      return [x[0] as number, x[x.length - 1] as number];
+    };
+    const onStart = (e: TouchEvent) => {
+      const r = rect();
+      const t = e.touches;
+      const min = u.scales.x.min ?? 0;
+      const max = u.scales.x.max ?? 1;
+      start = t.length >= 2
+        ? { x0: t[0].clientX - r.left, x1: t[1].clientX - r.left, min, max, n: 2 }
+        : { x0: t[0].clientX - r.left, x1: t[0].clientX - r.left, min, max, n: 1 };
+      live = null;
+    };
+    const onMove = (e: TouchEvent) => {
+      if (!start || !this.hooks) return;
+      const r = rect();
+      const t = e.touches;
+      const span = start.max - start.min;
+      const perPx = span / Math.max(1, r.width);
+      let a: number;
+      let b: number;
+      if (start.n === 2 && t.length >= 2) {
+        const d0 = Math.max(8, Math.abs(start.x1 - start.x0));
+        const d1 = Math.max(8, Math.abs(t[1].clientX - t[0].clientX));
+        const mid0 = (start.x0 + start.x1) / 2;
+        const mid1 = (t[0].clientX + t[1].clientX) / 2 - r.left;
+        const anchor = start.min + mid0 * perPx;
+        const newSpan = (span * d0) / d1;
+        a = anchor - (mid1 / r.width) * newSpan;
+        b = a + newSpan;
+        e.preventDefault();
+      } else if (start.n === 1 && t.length === 1 && this.opts.range) {
+        const dx = t[0].clientX - r.left - start.x0;
+        a = start.min - dx * perPx;
+        b = start.max - dx * perPx;
+        const [lo, hi] = full();
+        if (a < lo) [a, b] = [lo, lo + span];
+        if (b > hi) [a, b] = [hi - span, hi];
+      } else return;
+      live = [a, b];
+      u.setScale("x", { min: a, max: b });
+      this.hooks.onZoomLive?.(a, b);
+    };
+    const onEnd = (e: TouchEvent) => {
+      if (e.touches.length > 0 || !start) return;
+      start = null;
+      if (live && this.hooks) {
+        const [lo, hi] = full();
+        const [a, b] = live;
+        live = null;
+        if (a <= lo && b >= hi) this.hooks.onReset();
+        else this.hooks.onZoom(Math.max(a, lo), Math.min(b, hi));
+      }
+    };
+    over.addEventListener("touchstart", onStart, { passive: true });
+    over.addEventListener("touchmove", onMove, { passive: false });
+    over.addEventListener("touchend", onEnd);
+    over.addEventListener("touchcancel", onEnd);
+    return () => {
+      over.removeEventListener("touchstart", onStart);
+      over.removeEventListener("touchmove", onMove);
+      over.removeEventListener("touchend", onEnd);
+      over.removeEventListener("touchcancel", onEnd);
+    };
+  }
+
+  /** The chart as a PNG file: title and plot on the page's background. */
+  async downloadPng(): Promise<Blob | null> {
+    const u = this.plot;
+    if (!u) return null;
+    const src = u.ctx.canvas;
+    const dpr = src.width / Math.max(1, u.width);
+    const titleH = Math.round(28 * dpr);
+    const c = document.createElement("canvas");
+    c.width = src.width;
+    c.height = src.height + titleH;
+    const ctx = c.getContext("2d");
+    if (!ctx) return null;
+    ctx.fillStyle = cssVar("--bg-card", "#ffffff");
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.fillStyle = cssVar("--fg", "#202124");
+    ctx.font = `600 ${Math.round(15 * dpr)}px system-ui, sans-serif`;
+    ctx.fillText(this.spec.title, 8 * dpr, 20 * dpr, c.width - 16 * dpr);
+    ctx.drawImage(src, 0, titleH);
+    const blob = await new Promise<Blob | null>((res) => c.toBlob(res, "image/png"));
+    if (!blob) return null;
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: `${this.spec.title.replace(/[^\w.-]+/g, "_").slice(0, 80) || "chart"}.png` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return blob;
   }
 
   private resize(): void {
@@ -176,6 +502,7 @@ export class Chart {
   destroy(): void {
     dirty.delete(this);
     registry?.delete(this);
+    this.untouch?.();
     this.ro?.disconnect();
     this.ro = null;
     this.plot?.destroy();
@@ -186,4 +513,76 @@ export class Chart {
   get uplot(): uPlot | null {
     return this.plot;
   }
+}
+
+/** Plain uPlot-style arrays ([x, y1, y2…]) are accepted too. */
+function toInput(d: ChartInput | Num[][]): ChartInput {
+  if (Array.isArray(d)) return { x: d[0] ?? [], series: d.slice(1).map((values) => ({ values })) };
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools above a view's charts: smoothing, log scale, x axis, reset zoom.
+
+export interface ToolState {
+  smooth: number;
+  log: boolean;
+  xMode: XMode;
+}
+const SMOOTH_KEY = "tfw:smooth";
+export const X_LABELS: Record<XMode, string> = { step: "Step", epoch: "Epoch", relative: "Relative time", wall: "Wall time" };
+
+export function savedSmoothing(): number {
+  try {
+    const v = Number(localStorage.getItem(SMOOTH_KEY));
+    return Number.isFinite(v) ? Math.min(Math.max(v, 0), 0.99) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface Tools {
+  el: HTMLElement;
+  setZoomed(zoomed: boolean): void;
+  setXMode(mode: XMode): void;
+}
+
+export function buildTools(state: ToolState, onChange: (s: Partial<ToolState>) => void, onReset: () => void): Tools {
+  const out = h("output", { class: "smooth-value" }, state.smooth.toFixed(2));
+  const slider = h("input", {
+    type: "range", min: 0, max: 0.99, step: 0.01, value: String(state.smooth), "aria-label": "Smoothing", "data-tool": "smooth",
+  });
+  slider.addEventListener("input", () => {
+    const v = Math.min(Math.max(Number(slider.value) || 0, 0), 0.99);
+    out.textContent = v.toFixed(2);
+    try {
+      localStorage.setItem(SMOOTH_KEY, String(v));
+    } catch {
+      /* private mode */
+    }
+    onChange({ smooth: v });
+  });
+  const log = h("button", { type: "button", class: "secondary", "aria-pressed": String(state.log), "data-tool": "log" }, "Log y");
+  log.addEventListener("click", () => {
+    const v = log.getAttribute("aria-pressed") !== "true";
+    log.setAttribute("aria-pressed", String(v));
+    onChange({ log: v });
+  });
+  const xSel = h("select", { "aria-label": "X axis", "data-tool": "x" },
+    ...(Object.keys(X_LABELS) as XMode[]).map((m) => h("option", { value: m }, X_LABELS[m])));
+  xSel.value = state.xMode;
+  xSel.addEventListener("change", () => onChange({ xMode: xSel.value as XMode }));
+  const reset = h("button", { type: "button", class: "secondary", hidden: true, "data-tool": "reset-zoom" }, "Reset zoom");
+  reset.addEventListener("click", onReset);
+  const el = h("div", { class: "chart-tools" },
+    h("label", { class: "smooth" }, "Smoothing ", slider, out), log, xSel, reset);
+  return {
+    el,
+    setZoomed: (z) => {
+      reset.hidden = !z;
+    },
+    setXMode: (m) => {
+      xSel.value = m;
+    },
+  };
 }

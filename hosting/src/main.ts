@@ -49,6 +49,18 @@ async function render(): Promise<void> {
       cleanup = mountSession(root, check.sid, shell);
       break;
     }
+    case "compare": {
+      // Compare runs: its own chunk (uPlot, Firestore), loaded on this route only.
+      document.title = "Compare runs · TF Watcher";
+      const wait = document.createElement("p");
+      wait.className = "muted";
+      wait.textContent = "Loading…";
+      root.replaceChildren(wait);
+      const { mountCompare } = await import("./views/compare");
+      if (gen !== generation) return;
+      cleanup = mountCompare(root, navigate);
+      break;
+    }
     case "notFound":
       document.title = "Not found · TF Watcher";
       root.replaceChildren(messageState("notFound", "Page not found", `There is nothing at ${route.path}.`));
@@ -62,7 +74,7 @@ document.addEventListener("click", (e) => {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   if (a.origin !== location.origin) return;
   e.preventDefault();
-  if (a.pathname !== location.pathname) navigate(a.pathname);
+  if (a.pathname !== location.pathname || a.search !== location.search) navigate(a.pathname + a.search);
 });
 window.addEventListener("popstate", () => void render());
 

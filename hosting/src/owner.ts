@@ -1,32 +1,81 @@
 /**
  * The owner key arrives in the owner link's fragment (`/s/{sid}#k={key}`), which browsers
- * never send to a server. It is kept in sessionStorage only (this tab, until it closes) for
- * owner features (the Stop button, notifications), and removed from the address bar so it is
- * not shared by accident. Share links are built from the session ID alone (share.ts).
+ * never send to a server. It is removed from the address bar at once (so it is not shared by
+ * accident; share links are built from the session ID alone, share.ts) and remembered on
+ * this device, per session, in localStorage (`tfw:owner:{sid}`): the Stop button and owner
+ * notifications then work when the session is reopened from the recent sessions or the
+ * installed app, not only in the tab that opened the link. "Forget owner key on this device"
+ * (views/controls.ts) removes it. localStorage is readable by any script of this origin; the
+ * Content-Security-Policy allows only our own scripts (docs/security.md).
+ *
+ * Keys kept by earlier versions in sessionStorage (this tab only) are moved to localStorage
+ * when read.
  */
 import { ownerKeyFromHash } from "./router";
 
 const PREFIX = "tfw:owner:";
 const memory = new Map<string, string>();
+/** Sessions whose key was forgotten in this page: never read back from storage. */
+const forgotten = new Set<string>();
+
+function store(kind: "localStorage" | "sessionStorage"): Storage | null {
+  try {
+    return globalThis[kind] ?? null;
+  } catch {
+    return null; // storage disabled (some private modes): memory only
+  }
+}
 
 export function captureOwnerKey(sid: string): void {
   const key = ownerKeyFromHash(location.hash);
   if (!key) return;
-  memory.set(sid, key);
-  try {
-    sessionStorage.setItem(PREFIX + sid, key);
-  } catch {
-    /* storage disabled: memory only */
-  }
+  rememberOwnerKey(sid, key);
   history.replaceState(history.state, "", location.pathname + location.search);
+}
+
+export function rememberOwnerKey(sid: string, key: string): void {
+  memory.set(sid, key);
+  forgotten.delete(sid);
+  try {
+    store("localStorage")?.setItem(PREFIX + sid, key);
+  } catch {
+    /* full or disabled: memory only */
+  }
 }
 
 export function ownerKey(sid: string): string | null {
   const m = memory.get(sid);
   if (m) return m;
+  if (forgotten.has(sid)) return null;
   try {
-    return sessionStorage.getItem(PREFIX + sid);
+    const kept = store("localStorage")?.getItem(PREFIX + sid);
+    if (kept) return kept;
+    const legacy = store("sessionStorage")?.getItem(PREFIX + sid);
+    if (legacy) {
+      rememberOwnerKey(sid, legacy);
+      store("sessionStorage")?.removeItem(PREFIX + sid);
+      return legacy;
+    }
   } catch {
-    return null;
+    /* disabled */
+  }
+  return null;
+}
+
+/** Whether this device holds the owner key of `sid` (for the recent sessions list). */
+export function hasOwnerKey(sid: string): boolean {
+  return ownerKey(sid) != null;
+}
+
+/** Removes the key of `sid` from this device (memory and both storages). */
+export function forgetOwnerKey(sid: string): void {
+  memory.delete(sid);
+  forgotten.add(sid);
+  for (const kind of ["localStorage", "sessionStorage"] as const) {
+    try {
+      store(kind)?.removeItem(PREFIX + sid);
+    } catch {
+      /* disabled */
+    }
   }
 }

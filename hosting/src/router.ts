@@ -3,12 +3,14 @@
 export type Route =
   | { name: "home" }
   | { name: "session"; sid: string }
+  | { name: "compare" }
   | { name: "redirect"; to: string }
   | { name: "notFound"; path: string };
 
 export function parseRoute(pathname: string): Route {
   const path = pathname.replace(/\/+$/, "") || "/";
   if (path === "/" || path === "/index.html") return { name: "home" };
+  if (path === "/compare") return { name: "compare" }; // which sessions: the query string (compare-model.ts)
   const legacy = /^\/logs\/([^/]+)$/.exec(path);
   if (legacy) return { name: "redirect", to: `/s/${legacy[1]}` };
   const s = /^\/s\/([^/]+)$/.exec(path);

@@ -55,6 +55,20 @@ export interface Table {
   nonFinite: Map<string, NonFinite>;
   /** Bumped on every change, so a chart knows whether to call setData. */
   version: number;
+  /** Summarised rows (schema 2): band edges per metric (min/max of a bucket; the value itself for a raw point). */
+  lo?: Map<string, Num[]>;
+  hi?: Map<string, Num[]>;
+  /** How many leading rows are buckets rather than raw points. */
+  buckets?: number;
+  /** Epoch tables: the global step at the end of each epoch, parallel to x. */
+  steps?: Num[];
+}
+
+/** What the view needs of a kind's batch points, whichever way they were read. */
+export interface KindSeries {
+  readonly table: Table;
+  readonly pointCount: number;
+  readonly thinned: boolean;
 }
 
 export function emptyTable(): Table {
@@ -99,11 +113,13 @@ export function buildEpochTable(docs: Iterable<EpochDoc>, kind = "train"): Table
     byEpoch.set(d.epoch, d); // same epoch twice: the later document wins
   }
   const t = emptyTable();
+  t.steps = [];
   const epochs = [...byEpoch.keys()].sort((a, b) => a - b);
   for (const e of epochs) {
     const d = byEpoch.get(e)!;
     const i = t.x.length;
     t.x.push(e);
+    t.steps.push(plotValue(d.step));
     t.seconds.push(plotValue(d.seconds));
     t.time.push(plotValue(d.time));
     for (const col of t.metrics.values()) col.push(null);
@@ -143,7 +159,7 @@ export interface DocChange<T> {
 }
 
 /** Batch points of one kind (`train`, `test` or `predict`), merged from chunks by step. */
-export class BatchSeries {
+export class BatchSeries implements KindSeries {
   readonly table: Table = emptyTable();
   private chunks = new Map<string, Chunk>();
   private order: Chunk[] = [];
@@ -348,7 +364,8 @@ function pointCount(doc: ChunkDoc): number {
 
 /** Routes batch-chunk changes to one BatchSeries per kind. */
 export class BatchStore {
-  readonly kinds = new Map<string, BatchSeries>();
+  /** BatchSeries for kinds read from raw chunks; schema-2 kinds put their own series here. */
+  readonly kinds = new Map<string, KindSeries>();
 
   /** Returns the kinds whose tables changed. */
   apply(changes: DocChange<ChunkDoc>[]): Set<string> {
@@ -360,11 +377,9 @@ export class BatchStore {
     }
     const changed = new Set<string>();
     for (const [kind, list] of byKind) {
-      let s = this.kinds.get(kind);
-      if (!s) {
-        s = new BatchSeries();
-        this.kinds.set(kind, s);
-      }
+      const have = this.kinds.get(kind);
+      const s = have instanceof BatchSeries ? have : new BatchSeries();
+      if (s !== have) this.kinds.set(kind, s);
       // A removed document has no data: remove it from whichever kind holds it.
       if (s.apply(list)) changed.add(kind);
     }

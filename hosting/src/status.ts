@@ -8,8 +8,11 @@ export const SCHEMA_VERSION = 2;
 export type Status = "running" | "finished" | "crashed" | "stopped" | "stalled" | "unknown";
 
 export interface Plan {
+  /** The epoch number the run ends at (a second fit on a callback goes on from the first's). */
   epochs: number | null;
   steps: number | null;
+  /** The run's first epoch number (1 unless it continues an earlier fit's numbers). */
+  firstEpoch?: number | null;
 }
 export interface Progress {
   epoch: number;
@@ -33,6 +36,15 @@ export interface SessionInfo {
   error: { type: string; message: string } | null;
   versions: Record<string, string>;
   nan: boolean;
+  /** The run's hyperparameters (`config`), in their order; [] when none were given. */
+  config: ConfigEntry[];
+  /** Which run of the session is (or was last) in progress; null from older writers. */
+  run: number | null;
+}
+
+export interface ConfigEntry {
+  name: string;
+  value: number | string | boolean | null;
 }
 
 /** Firestore Timestamp (or Date, or ms number) → ms; anything else → null. */
@@ -71,7 +83,7 @@ export function parseSession(d: Record<string, unknown>): SessionInfo {
     createdMs: toMs(d.created),
     heartbeatMs: toMs(d.heartbeat),
     endedMs: toMs(d.ended),
-    plan: { epochs: int(plan.epochs), steps: int(plan.steps) },
+    plan: { epochs: int(plan.epochs), steps: int(plan.steps), firstEpoch: int(plan.first_epoch) },
     progress:
       progress && typeof progress === "object"
         ? { epoch: int(progress.epoch) ?? 0, batch: int(progress.batch) ?? 0, step: int(progress.step) ?? 0 }
@@ -86,7 +98,49 @@ export function parseSession(d: Record<string, unknown>): SessionInfo {
         : null,
     versions,
     nan: d.nan === true,
+    config: parseConfig(d.config),
+    run: typeof d.run === "number" && Number.isInteger(d.run) && d.run >= 0 ? d.run : null,
   };
+}
+
+/** `config` as stored (`[{name, value}]`); entries without a string name are skipped. */
+export function parseConfig(v: unknown): ConfigEntry[] {
+  if (!Array.isArray(v)) return [];
+  const out: ConfigEntry[] = [];
+  for (const e of v) {
+    if (!e || typeof e !== "object" || typeof (e as { name?: unknown }).name !== "string") continue;
+    const value = (e as { value?: unknown }).value;
+    out.push({
+      name: (e as { name: string }).name,
+      value:
+        typeof value === "number" || typeof value === "string" || typeof value === "boolean"
+          ? value
+          : value == null
+            ? null
+            : jsonText(value),
+    });
+  }
+  return out;
+}
+
+function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** A config value as shown: numbers exactly as stored, text as text, `null` for None. */
+export function formatConfigValue(v: ConfigEntry["value"]): string {
+  if (v === null) return "null";
+  if (typeof v === "number") {
+    if (Number.isNaN(v)) return "NaN";
+    if (v === Infinity) return "+Inf";
+    if (v === -Infinity) return "−Inf";
+    return String(v);
+  }
+  return String(v);
 }
 
 /**
@@ -128,17 +182,184 @@ export function effectiveStatus(
   }
 }
 
+// ---- progress from the newest data ---------------------------------------------------------
+
+/** The batch kind a run of a given mode produces. */
+export type RunKind = "train" | "test" | "predict";
+
+export function runKind(mode: string): RunKind {
+  return mode === "evaluate" ? "test" : mode === "predict" ? "predict" : "train";
+}
+
+/** The newest train epoch row (epoch document or epoch table row). `time`: Unix seconds. */
+export interface NewestEpoch {
+  epoch: number;
+  step: number | null;
+  time: number | null;
+}
+
+/**
+ * The newest batch point of the run's kind. `epoch` and `batch` when the reader has them;
+ * without them they are worked out from the session document's progress and the step.
+ */
+export interface NewestBatch {
+  step: number;
+  time: number | null;
+  epoch?: number | null;
+  batch?: number | null;
+}
+
+/** What the status card shows. */
+export interface Live {
+  kind: RunKind;
+  /** Labels of the two progress facts: "Epoch"/"Step", or "Evaluate"/"Batch", "Predict"/"Batch". */
+  epochLabel: string;
+  stepLabel: string;
+  /** Epoch (fit) or call number (evaluate/predict); null when unknown. */
+  epoch: number | null;
+  /** Planned epochs of this run; null when unknown, or when the epoch numbers continue an earlier fit's. */
+  epochTotal: number | null;
+  /** Batch within the epoch (or the call). */
+  batch: number | null;
+  /** Batches per epoch (or per call) of this run. */
+  batchTotal: number | null;
+  /** Global step (train) or the kind's own step. */
+  step: number | null;
+  /** Done in [0, 1], or null when unknown. */
+  fraction: number | null;
+  /** Where the run is, for the ETA; null when unknown. */
+  progress: Progress | null;
+}
+
+const positive = (v: number | null | undefined): number | null =>
+  typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
+
+/**
+ * The freshest progress of the current run. The session document's `progress` is written
+ * with the heartbeat (every 10 s by default), so it can be epochs behind the charts; the
+ * newest epoch row and the newest batch point of the run's kind say more, as soon as they
+ * arrive.
+ *
+ * - `fit` (and `custom`): whichever of the document, the newest train batch point and the
+ *   newest train epoch row is furthest (by step; an epoch row means its epoch is complete).
+ *   Without the point's own epoch/batch they are counted on from the document's progress
+ *   with the plan's steps per epoch.
+ * - `evaluate` / `predict`: the document's progress belongs to the fit, so it is not shown;
+ *   the newest point of the kind (`test`, `predict`) gives the call and the batch, out of the
+ *   plan's steps (this run's). Points at or before `since` (Unix seconds: the end of the
+ *   previous run's newest record) belong to an earlier run and are ignored.
+ * - Totals are always the plan of the current run (the session document's `plan`, which every
+ *   run rewrites). A fit that continues an earlier one's epoch numbers (a second `fit()` on
+ *   the same callback logs epochs 6, 7, … with `epochs: 3`) has no known epoch total: the
+ *   epoch is shown alone and the fraction and ETA are unknown, never "7 of 3".
+ */
+export function liveProgress(
+  info: Pick<SessionInfo, "mode" | "plan" | "progress">,
+  newestEpoch: NewestEpoch | null,
+  newestBatch: NewestBatch | null,
+  since: number | null = null,
+): Live {
+  const kind = runKind(info.mode);
+  const S = positive(info.plan.steps);
+  const N = positive(info.plan.epochs);
+  if (kind !== "train") {
+    const b = newestBatch && (since == null || newestBatch.time == null || newestBatch.time > since) ? newestBatch : null;
+    const call = b?.epoch ?? null;
+    const batch = b ? (b.batch ?? null) : null;
+    return {
+      kind,
+      epochLabel: kind === "test" ? "Evaluate" : "Predict",
+      stepLabel: "Batch",
+      epoch: call,
+      epochTotal: null,
+      batch,
+      batchTotal: S,
+      step: b?.step ?? null,
+      fraction: S && batch != null ? clamp01(batch / S) : null,
+      progress: batch != null ? { epoch: call ?? 1, batch, step: b!.step } : null,
+    };
+  }
+
+  let p: Progress | null = info.progress ? { ...info.progress } : null;
+  const nb = newestBatch;
+  if (nb && Number.isFinite(nb.step) && (p == null || nb.step > p.step)) {
+    if (nb.epoch != null && nb.batch != null) {
+      p = { epoch: nb.epoch, batch: nb.batch, step: nb.step };
+    } else {
+      const base = p ?? { epoch: 0, batch: 0, step: 0 };
+      let epoch = Math.max(base.epoch, 1);
+      let batch = base.batch + (nb.step - base.step);
+      if (S) {
+        while (batch > S) {
+          batch -= S;
+          epoch++;
+        }
+      }
+      p = { epoch, batch, step: nb.step };
+    }
+  }
+  const ne = newestEpoch;
+  if (ne && Number.isFinite(ne.epoch)) {
+    const st = ne.step ?? -Infinity;
+    if (p == null || ne.epoch > p.epoch || (ne.epoch === p.epoch && st >= p.step)) {
+      // That epoch is complete.
+      p = { epoch: ne.epoch, batch: S ?? p?.batch ?? 0, step: Math.max(st, p?.step ?? 0, 0) };
+    }
+  }
+  const continued = p != null && N != null && p.epoch > N;
+  let fraction: number | null = null;
+  if (p && N && !continued) {
+    // Of this run: a second fit numbered 6..8 is half done at the end of epoch 7.
+    const first = Math.min(Math.max(positive(info.plan.firstEpoch ?? null) ?? 1, 1), N);
+    const e = Math.max(p.epoch - first + 1, 0);
+    const n = N - first + 1;
+    fraction = S ? clamp01(((e - 1) * S + Math.min(p.batch, S)) / (n * S)) : clamp01(e / n);
+  }
+  return {
+    kind,
+    epochLabel: "Epoch",
+    stepLabel: "Step",
+    epoch: p && p.epoch > 0 ? p.epoch : null,
+    epochTotal: continued ? null : N,
+    batch: p && (p.batch > 0 || p.epoch > 0) ? p.batch : null,
+    batchTotal: S,
+    step: p ? p.step : null,
+    fraction,
+    progress: continued ? null : p,
+  };
+}
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}
+
+/** "3 of 10", "3", "—". */
+export function ofTotal(v: number | null, total: number | null): string {
+  if (v == null) return "—";
+  return total ? `${v} of ${total}` : String(v);
+}
+
+// ---- ETA -------------------------------------------------------------------------------------
+
+/** An ETA is shown only from at least this many timings of what it is computed from. */
+export const MIN_TIMINGS = 2;
+
 export interface EtaInput {
   status: Status;
   plan: Plan;
+  /** Where the run is (liveProgress().progress); null when unknown. */
   progress: Progress | null;
+  /** The run's batch kind: `test`/`predict` count the batches of one call, no epochs. */
+  kind?: RunKind;
   /** Seconds of the most recent whole epochs, oldest first (validation included). */
   epochSeconds: readonly (number | null)[];
-  /** Seconds of the most recent batches, oldest first. */
+  /** Seconds of the most recent batches of the run's kind, oldest first. */
   batchSeconds: readonly (number | null)[];
+  /** Seconds since the newest epoch ended (epoch-only runs count the current epoch down). */
+  sinceEpochEnd?: number | null;
 }
 
-function meanOfLast(xs: readonly (number | null)[], n: number): number | null {
+function meanOfLast(xs: readonly (number | null)[], n: number, min = MIN_TIMINGS): number | null {
   let sum = 0;
   let k = 0;
   for (let i = xs.length - 1; i >= 0 && k < n; i--) {
@@ -147,23 +368,33 @@ function meanOfLast(xs: readonly (number | null)[], n: number): number | null {
     sum += v;
     k++;
   }
-  return k > 0 ? sum / k : null;
+  return k >= min ? sum / k : null;
 }
 
 /**
- * Seconds until the planned epochs are done, or null when unknown (not running, no plan, no
- * timings yet). The rest of this epoch costs (steps − batch) × seconds per batch; each later
- * epoch costs the mean of the last few epochs (which includes validation), or steps × seconds
- * per batch before the first epoch ends.
+ * Seconds until the run is done, or null when unknown: not running, no plan, or fewer than
+ * two timings of what the estimate needs (one timing is often the first, slow batch: an ETA
+ * of "2 s" that becomes 34 s a moment later is worse than "—").
+ *
+ * A fit: the rest of this epoch costs (steps − batch) × seconds per batch (mean of the last
+ * 50); each later epoch the mean of the last 5 epochs (which includes validation), or steps
+ * × seconds per batch before two epochs have ended. Evaluate/predict: the call's remaining
+ * batches × seconds per batch.
  */
 export function estimateEta(i: EtaInput): number | null {
   if (i.status !== "running" && i.status !== "stalled") return null;
-  const { epochs, steps } = i.plan;
-  if (epochs == null || epochs <= 0) return null;
-  const p = i.progress ?? { epoch: 0, batch: 0, step: 0 };
+  const p = i.progress;
+  if (!p) return null;
+  const steps = positive(i.plan.steps);
+  const perBatch = meanOfLast(i.batchSeconds, 50);
+  if (i.kind === "test" || i.kind === "predict") {
+    if (!steps || perBatch == null) return null;
+    return Math.max(0, (steps - Math.min(p.batch, steps)) * perBatch);
+  }
+  const epochs = positive(i.plan.epochs);
+  if (epochs == null) return null;
+  if (p.epoch > epochs) return null; // numbers continue an earlier fit's: position unknown
   const perEpoch = meanOfLast(i.epochSeconds, 5);
-  let perBatch = meanOfLast(i.batchSeconds, 50);
-  if (perBatch == null && perEpoch != null && steps) perBatch = perEpoch / steps;
   // Progress says "last batch of epoch e": if the epoch is complete, the next one starts.
   let epoch = Math.max(p.epoch, 1);
   let batch = Math.max(p.batch, 0);
@@ -175,12 +406,16 @@ export function estimateEta(i: EtaInput): number | null {
   if (epoch > epochs) return 0;
   const laterEpochs = epochs - epoch;
   let rest: number | null;
-  if (steps) {
-    rest = perBatch != null ? (steps - batch) * perBatch : perEpoch != null ? perEpoch * (1 - batch / steps) : null;
+  if (steps && perBatch != null) {
+    rest = (steps - batch) * perBatch;
+  } else if (perEpoch != null) {
+    if (steps && batch > 0) rest = perEpoch * (1 - batch / steps);
+    else if (i.sinceEpochEnd != null && Number.isFinite(i.sinceEpochEnd)) rest = Math.max(0, perEpoch - i.sinceEpochEnd);
+    else rest = steps ? perEpoch : perEpoch / 2; // no step plan: half an epoch on average
   } else {
-    rest = perEpoch != null ? perEpoch / 2 : null; // no step plan: half an epoch on average
+    rest = null;
   }
-  const later = perEpoch ?? (steps && perBatch != null ? steps * perBatch : null);
+  const later = laterEpochs === 0 ? 0 : (perEpoch ?? (steps && perBatch != null ? steps * perBatch : null));
   if (rest == null || later == null) return null;
   return Math.max(0, rest + laterEpochs * later);
 }

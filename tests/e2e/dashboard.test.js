@@ -29,9 +29,9 @@ describe("live session", () => {
       assert.ok(writer.owner_url.endsWith(`/s/${writer.id}#k=${writer.owner_key}`));
       await page.goto(writer.owner_url);
       await waitStatus(page, "running");
-      // The key is kept for owner features (sessionStorage), never left in the URL.
+      // The key is kept for owner features (localStorage, this device), never left in the URL.
       assert.equal(new URL(page.url()).hash, "");
-      assert.equal(await page.evaluate((sid) => sessionStorage.getItem(`tfw:owner:${sid}`), writer.id), writer.owner_key);
+      assert.equal(await page.evaluate((sid) => localStorage.getItem(`tfw:owner:${sid}`), writer.id), writer.owner_key);
 
       // One epoch done: the batch view is chosen; 10 points per chart.
       await page.click('[data-view="batches"]');
@@ -251,7 +251,7 @@ describe("states", () => {
       await page.waitForSelector('[data-state="missing"]');
       assert.equal(new URL(page.url()).pathname, `/s/${sid}`);
       assert.equal(new URL(page.url()).hash, "");
-      assert.equal(await page.evaluate((s) => sessionStorage.getItem(`tfw:owner:${s}`), sid), "AbC_12-xyz");
+      assert.equal(await page.evaluate((s) => localStorage.getItem(`tfw:owner:${s}`), sid), "AbC_12-xyz");
       // The grouped form in a URL is rewritten to the canonical one.
       await page.goto(`${dashboard.url}/s/X7KQ2M-9HFW4C-PD3NTR`);
       await page.waitForSelector('[data-state="missing"]');

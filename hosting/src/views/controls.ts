@@ -10,6 +10,11 @@
  * ended) is said plainly and never shown as success. A session written by an older TF
  * Watcher has no `run`: Stop is unavailable there, and the page says why.
  *
+ * The owner key is remembered on this device (owner.ts), so Stop is there again when the
+ * session is reopened from the recent sessions or the installed app. "Forget owner key on
+ * this device" (with an in-page confirmation) removes it and the Stop button with it; the
+ * owner link brings both back.
+ *
  * Notify me asks for notification permission, gets an FCM token (src/fcm.ts, loaded on
  * press) and creates a subscription (src/subscriber.ts): on the owner link the owner's own
  * `subscribers/o-{sha256(key:token)}`, always notified; on a share link a viewer's
@@ -19,7 +24,7 @@
 import { doc, getDocFromServer, serverTimestamp, setDoc, writeBatch, type Firestore } from "firebase/firestore";
 import { h, setText } from "../dom";
 import type { FirebaseHandles } from "../firebase";
-import { ownerKey } from "../owner";
+import { forgetOwnerKey, ownerKey } from "../owner";
 import {
   MAX_VIEWERS,
   counterValue,
@@ -47,8 +52,9 @@ const errCode = (err: unknown) => (err as { code?: string } | null)?.code ?? "";
 
 // ---- Stop ----------------------------------------------------------------------------------
 
-export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promise<Firestore>): Control {
+export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promise<Firestore>, onForget?: () => void): Control {
   let state: "idle" | "confirming" | "stopping" | "sent" = "idle";
+  let forgotten = false;
   let running = false;
   let run: number | null = null; // the run in progress, from the latest session snapshot
   let stateRun: number | null = null; // the run the confirmation or the sent stop is for
@@ -68,7 +74,36 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     { class: "control-msg", "data-stop-unavailable": true, hidden: true },
     "Stop is unavailable for this session: it was started by an older TF Watcher. Update the tfwatcher package to stop runs from here.",
   );
-  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg, unavailable);
+  // Forget the key on this device: visible whatever the status (a finished run's key too).
+  const forgetBtn = h("button", { type: "button", class: "link forget-owner", "data-action": "forget-owner" }, "Forget owner key on this device");
+  const forgetYes = h("button", { type: "button", class: "danger", "data-action": "forget-confirm" }, "Forget");
+  const forgetNo = h("button", { type: "button", class: "secondary", "data-action": "forget-cancel" }, "Cancel");
+  const forgetBox = h(
+    "div",
+    { class: "confirm", role: "alertdialog", "aria-labelledby": `forget-q-${sid}`, hidden: true },
+    h("p", { id: `forget-q-${sid}` }, "Forget the owner key on this device? Stop is then gone here until you open the owner link (the one with #k=) again."),
+    h("div", { class: "confirm-buttons" }, forgetYes, forgetNo),
+  );
+  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg, unavailable, forgetBtn, forgetBox);
+  forgetBtn.addEventListener("click", () => {
+    forgetBtn.hidden = true;
+    forgetBox.hidden = false;
+    forgetYes.focus();
+  });
+  forgetNo.addEventListener("click", () => {
+    forgetBox.hidden = true;
+    forgetBtn.hidden = false;
+    forgetBtn.focus();
+  });
+  forgetYes.addEventListener("click", () => {
+    forgetOwnerKey(sid);
+    forgotten = true;
+    slot.replaceChildren(
+      h("p", { class: "control-msg", "data-owner-forgotten": true, "aria-live": "polite" }, "Owner key forgotten on this device. Open the owner link again to stop this run from here."),
+    );
+    slot.hidden = false;
+    onForget?.();
+  });
 
   function say(text: string | null, kind: "info" | "error" = "info"): void {
     msg.hidden = text == null;
@@ -77,9 +112,10 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
   }
 
   function render(): void {
+    if (forgotten) return;
     const canStop = running && run != null;
     unavailable.hidden = !(running && run == null);
-    slot.hidden = !running && state !== "stopping" && msg.hidden;
+    slot.hidden = false; // "Forget owner key on this device" is always offered
     stopBtn.hidden = !canStop || state === "confirming";
     confirmBox.hidden = !canStop || state !== "confirming";
     stopBtn.disabled = state === "stopping" || state === "sent";

@@ -1,7 +1,9 @@
 /** `/`: enter a session ID, reopen a recent one, install the app. */
-import { h, clear } from "../dom";
+import { h, clear, setText } from "../dom";
 import { checkSid, displaySid, SID_LEGACY_LENGTH, SID_LENGTH } from "../sid";
 import { sessionPath } from "../router";
+import { MAX_COMPARE, comparePath } from "../compare-model";
+import { hasOwnerKey } from "../owner";
 import { forgetAll, loadRecent } from "../recent";
 import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
 import { formatAge } from "../status";
@@ -59,26 +61,52 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
   });
 
   const recentBox = h("section", { class: "card recent", "aria-labelledby": "recent-h" });
+  // Compare: tick two to five recent sessions, then "Compare selected" (views/compare.ts).
+  const picked = new Set<string>();
+  const compareBtn = h("button", { type: "button", class: "secondary", "data-action": "compare", disabled: true }, "Compare selected");
+  compareBtn.addEventListener("click", () => {
+    if (picked.size >= 2) navigate(comparePath([...picked]));
+  });
+  const syncPicks = () => {
+    compareBtn.disabled = picked.size < 2;
+    setText(compareBtn, picked.size ? `Compare selected (${picked.size})` : "Compare selected");
+    for (const box of recentBox.querySelectorAll<HTMLInputElement>("input[data-compare]")) {
+      box.disabled = !box.checked && picked.size >= MAX_COMPARE;
+    }
+  };
   const renderRecent = () => {
     const list = loadRecent();
     recentBox.hidden = list.length === 0;
     const now = Date.now();
+    for (const sid of [...picked]) if (!list.some((r) => r.sid === sid)) picked.delete(sid);
     recentBox.replaceChildren(
       h("h2", { id: "recent-h" }, "Recent sessions"),
       h(
         "ul",
         {},
-        ...list.map((r) =>
-          h(
+        ...list.map((r) => {
+          const box = h("input", { type: "checkbox", "data-compare": r.sid, "aria-label": `Compare ${r.name || displaySid(r.sid)}` });
+          box.checked = picked.has(r.sid);
+          box.addEventListener("change", () => {
+            if (box.checked) picked.add(r.sid);
+            else picked.delete(r.sid);
+            syncPicks();
+          });
+          return h(
             "li",
             {},
-            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name" }, r.name) : null),
-            h("span", { class: "muted" }, `${r.status} · ${formatAge(now - r.seen)}`),
-          ),
-        ),
+            h("label", { class: "pick", title: "Select to compare" }, box),
+            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name clamp", title: r.name }, r.name) : null),
+            h("span", { class: "muted meta" }, `${r.status} · ${formatAge(now - r.seen)}${hasOwnerKey(r.sid) ? " · owner" : ""}`),
+          );
+        }),
       ),
-      h("button", { type: "button", class: "link", onclick: () => { forgetAll(); renderRecent(); } }, "Forget these"),
+      h("div", { class: "recent-actions" },
+        compareBtn,
+        h("button", { type: "button", class: "link", onclick: () => { forgetAll(); picked.clear(); renderRecent(); } }, "Forget these"),
+      ),
     );
+    syncPicks();
   };
   renderRecent();
 
@@ -111,6 +139,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     h("p", { class: "lead" }, "Open a session to see its metrics, progress and ETA as your model trains."),
     form,
     recentBox,
+    h("p", { class: "muted compare-link" }, h("a", { href: "/compare", "data-link": true }, "Compare runs"), " — overlay up to 5 sessions by ID or link."),
     install,
   );
   clear(root);

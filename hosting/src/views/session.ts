@@ -4,20 +4,21 @@
  * (train and `val_` on the same axes) plus seconds per epoch or batch. Loaded on demand, so
  * the home screen does not pay for Firestore and uPlot.
  */
-import { Chart, type ChartSpec } from "../charts";
+import { Chart, buildTools, savedSmoothing, type ChartHooks, type ChartInput, type ChartSpec, type Tools, type ToolState } from "../charts";
 import { getDb, getFirebase } from "../firebase";
 import { mountNotify, mountStop, pushSupported, type Control } from "./controls";
-import { subscribeSession, type SessionData } from "../data";
+import { subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { h, setText } from "../dom";
 import { buildSessionShell, setHeaderAction, type SessionShell } from "./session-shell";
 import { rememberSession } from "../recent";
 import {
   buildEpochTable,
-  groupData,
   groupMetrics,
-  type BatchSeries,
+  type KindSeries,
+  type Num,
   type Table,
 } from "../series";
+import { SECONDS, indexRange, orderGroups, stepsToEpochs } from "../summaries";
 import {
   SCHEMA_VERSION,
   STATUS_LABEL,
@@ -25,10 +26,15 @@ import {
   estimateEta,
   formatAge,
   formatDuration,
+  formatConfigValue,
   formatValue,
-  fractionDone,
   lastActivityMs,
+  liveProgress,
+  ofTotal,
   parseSession,
+  runKind,
+  type NewestBatch,
+  type NewestEpoch,
   type SessionInfo,
   type Status,
 } from "../status";
@@ -42,6 +48,7 @@ const VIEW_KEY = "tfw:view";
 export function mountSession(root: HTMLElement, sid: string, shell: SessionShell = buildSessionShell(root, sid)): () => void {
   let disposed = false;
   let unsubscribe: (() => void) | null = null;
+  let feed: SessionFeed | null = null;
   let data: SessionData | null = null;
   let info: SessionInfo | null = null;
   let renderQueued = 0;
@@ -56,12 +63,30 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   const {
     statusPill, nameEl, errorBox, bar, barWrap, fields, notices, latestBody, epochBtn, batchBtn,
     kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main, ownerSlot, notifySlot,
+    labels, config, configBody, versionsEl, csvBtn,
   } = shell;
 
   // Stop (owner link only: a viewer link has no key and gets no button) and Notify me.
   const controls: Control[] = [];
   if (shell.ownerKey) controls.push(mountStop(ownerSlot, sid, shell.ownerKey, getDb()));
   if (pushSupported()) controls.push(mountNotify(notifySlot, sid, getFirebase));
+
+  // Download CSV: every raw point, read on the press (its code is a chunk of its own).
+  csvBtn.addEventListener("click", async () => {
+    if (csvBtn.disabled) return;
+    csvBtn.disabled = true;
+    setText(csvBtn, "CSV…");
+    try {
+      const [{ downloadSessionCsv }, db] = await Promise.all([import("./csv-download"), getDb()]);
+      const r = await downloadSessionCsv(db, sid);
+      toast(`CSV saved: ${r.rows.toLocaleString()} rows`);
+    } catch (err) {
+      toast(`CSV failed: ${(err as Error).message ?? String(err)}`);
+    } finally {
+      csvBtn.disabled = false;
+      setText(csvBtn, "CSV");
+    }
+  });
 
   shareBtn.addEventListener("click", async () => {
     const title = info?.name ? `TF Watcher: ${info.name}` : `TF Watcher session ${displaySid(sid)}`;
@@ -85,10 +110,13 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   getDb()
     .then((db) => {
       if (disposed) return;
-      unsubscribe = subscribeSession(db, sid, (d) => {
+      // `?path=chunks` reads every chunk even for schema 2 (the benchmark compares both paths).
+      const forceChunks = new URLSearchParams(location.search).get("path") === "chunks";
+      feed = subscribeSession(db, sid, (d) => {
         data = d;
         queueRender();
-      });
+      }, { forceChunks });
+      unsubscribe = () => feed?.stop();
     })
     .catch((err: Error) => {
       if (disposed) return;
@@ -177,6 +205,44 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     return { status: effectiveStatus(info.status, last, now), last };
   }
 
+  // What the status card needs of the epochs, worked out once per change of data.epochs
+  // (independent of the charts, so the card moves in the same frame as the data arrives).
+  let epochFacts = { version: -1, newest: null as NewestEpoch | null, seconds: [] as (number | null)[], lastTime: null as number | null };
+  function statusEpochs(d: SessionData): typeof epochFacts {
+    if (epochFacts.version === d.epochsVersion) return epochFacts;
+    const train = new Map<number, { step: number | null; time: number | null; seconds: number | null }>();
+    let lastTime: number | null = null;
+    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+    for (const e of d.epochs.values()) {
+      const t = num(e.time);
+      if (t != null && (lastTime == null || t > lastTime)) lastTime = t;
+      if ((e.kind ?? "train") !== "train" || typeof e.epoch !== "number") continue;
+      train.set(e.epoch, { step: num(e.step), time: t, seconds: num(e.seconds) });
+    }
+    const order = [...train.keys()].sort((a, b) => a - b);
+    const top = order.length ? order[order.length - 1] : null;
+    epochFacts = {
+      version: d.epochsVersion,
+      newest: top == null ? null : { epoch: top, step: train.get(top)!.step, time: train.get(top)!.time },
+      seconds: order.slice(-5).map((e) => train.get(e)!.seconds),
+      lastTime,
+    };
+    return epochFacts;
+  }
+
+  /**
+   * The newest point of a batch kind, from its table (x = step). TODO(data.ts): when the data
+   * object carries the newest point's own epoch/batch per kind, pass them here; until then
+   * liveProgress counts them on from the session document's progress (exact for fit).
+   */
+  function newestPoint(kind: string): NewestBatch | null {
+    const t = data?.batches.kinds.get(kind)?.table;
+    if (!t || !t.x.length) return null;
+    const i = t.x.length - 1;
+    const step = t.x[i];
+    return typeof step === "number" ? { step, time: t.time[i] ?? null } : null;
+  }
+
   function renderStatus(): void {
     if (!info || !data || data.state !== "ok") return;
     const now = Date.now();
@@ -192,43 +258,190 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     } else {
       errorBox.hidden = true;
     }
-    const { plan, progress } = info;
-    setText(fields.epoch, progress ? `${progress.epoch}${plan.epochs ? ` of ${plan.epochs}` : ""}` : "—");
-    setText(fields.step, progress ? `${progress.batch}${plan.steps ? ` of ${plan.steps}` : ""}` : "—");
-    const frac = fractionDone(plan, progress);
-    const pct = frac == null ? 0 : Math.round(frac * 1000) / 10;
-    bar.style.width = `${status === "finished" ? 100 : pct}%`;
-    barWrap.setAttribute("aria-valuenow", String(status === "finished" ? 100 : pct));
+    // Progress from the newest data (epoch rows, batch points), not only the heartbeat.
+    const ep = statusEpochs(data);
+    const kind = runKind(info.mode);
+    const point = newestPoint(kind);
+    // evaluate/predict: a point older than the newest epoch record or train point is an earlier run's.
+    const trainPoint = kind === "train" ? null : newestPoint("train");
+    const since = kind === "train" ? null : Math.max(ep.lastTime ?? -Infinity, trainPoint?.time ?? -Infinity);
+    const live = liveProgress(info, kind === "train" ? ep.newest : null, point, since != null && Number.isFinite(since) ? since : null);
+    setText(labels.epoch, live.epochLabel);
+    setText(labels.step, live.stepLabel);
+    setText(fields.epoch, kind === "train" ? ofTotal(live.epoch, live.epochTotal) : live.epoch != null ? `#${live.epoch}` : "—");
+    setText(fields.step, ofTotal(live.batch, live.batchTotal));
+    const pct = status === "finished" ? 100 : live.fraction == null ? 0 : Math.round(live.fraction * 1000) / 10;
+    bar.style.width = `${pct}%`;
+    barWrap.setAttribute("aria-valuenow", String(pct));
     const end = info.endedMs ?? (status === "running" || status === "stalled" ? now : last);
     setText(fields.elapsed, info.createdMs != null && end != null ? formatDuration((end - info.createdMs) / 1000) : "—");
-    const trainBatches = data.batches.kinds.get("train");
+    const kindBatches = data.batches.kinds.get(kind);
     const eta = estimateEta({
       status,
-      plan,
-      progress,
-      epochSeconds: epochTable ? epochTable.seconds.slice(-5) : [],
-      batchSeconds: trainBatches ? trainBatches.table.seconds.slice(-50) : [],
+      plan: info.plan,
+      progress: live.progress,
+      kind,
+      epochSeconds: kind === "train" ? ep.seconds : [],
+      batchSeconds: kindBatches ? kindBatches.table.seconds.slice(-50) : [],
+      sinceEpochEnd: ep.newest?.time != null ? now / 1000 - ep.newest.time : null,
     });
     setText(fields.eta, status === "finished" ? "done" : eta == null ? "—" : formatDuration(eta));
     setText(fields.age, formatAge(last == null ? null : now - last));
   }
 
   function renderLatest(i: SessionInfo): void {
-    const rows = i.latest.map((l) =>
-      h("tr", {}, h("th", { scope: "row" }, l.name), h("td", { class: l.value != null && !Number.isFinite(l.value) ? "bad" : "" }, formatValue(l.value))),
-    );
+    renderConfig(i);
     const sig = i.latest.map((l) => `${l.name}=${l.value}`).join("\u0000");
     if (latestBody.dataset.sig === sig) return;
     latestBody.dataset.sig = sig;
+    // Names cut to two lines (all of it in `title` and on a tap); values never break.
+    const rows = i.latest.map((l) =>
+      h(
+        "tr",
+        {},
+        h("th", { scope: "row" }, h("span", { class: "clamp", title: l.name }, l.name)),
+        h("td", { class: l.value != null && !Number.isFinite(l.value) ? "num bad" : "num" }, formatValue(l.value)),
+      ),
+    );
     latestBody.replaceChildren(...rows);
+  }
+
+  /** What was run: `config` (hyperparameters; text shown as text) and the library versions. */
+  function renderConfig(i: SessionInfo): void {
+    const first = ["tfwatcher", "python", "tensorflow", "keras"];
+    const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
+    const versions = Object.entries(i.versions)
+      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(" · ");
+    const sig = JSON.stringify([i.config, versions]);
+    if (config.dataset.sig === sig) return;
+    config.dataset.sig = sig;
+    config.hidden = i.config.length === 0 && !versions;
+    configBody.parentElement!.hidden = i.config.length === 0;
+    configBody.replaceChildren(
+      ...i.config.map((c) =>
+        h(
+          "tr",
+          { "data-config-name": c.name },
+          h("th", { scope: "row" }, h("span", { class: "clamp", title: c.name }, c.name)),
+          h(
+            "td",
+            { class: typeof c.value === "number" ? "num" : "text", "data-type": c.value === null ? "null" : typeof c.value },
+            h("span", { class: "clamp", title: formatConfigValue(c.value) }, formatConfigValue(c.value)),
+          ),
+        ),
+      ),
+    );
+    versionsEl.hidden = !versions;
+    setText(versionsEl, versions ? `Versions: ${versions}` : "");
   }
 
   // ---- charts ----------------------------------------------------------------------------
   function pickView(): ViewKind {
+    // Epoch-only sessions (no batch points of any kind) have no Batches tab at all, and a
+    // "Batches" choice remembered from another session does not apply to them. The session
+    // document's progress says whether train batches were logged before their chunks arrive.
+    const anyBatches =
+      [...(data?.batches.kinds.values() ?? [])].some((s) => s.pointCount > 0) || (info?.progress?.batch ?? 0) > 0;
+    batchBtn.hidden = !anyBatches;
+    if (!anyBatches) return "epochs";
     if (chosenView) return chosenView;
     const trainEpochs = epochTable?.x.length ?? 0;
-    const anyBatches = [...(data?.batches.kinds.values() ?? [])].some((s) => s.pointCount > 0);
-    return trainEpochs >= 2 || !anyBatches ? "epochs" : "batches";
+    return trainEpochs >= 2 ? "epochs" : "batches";
+  }
+
+  // Chart tools and zoom (docs/dashboard.md, "Long runs, zoom and chart tools"). The zoom range
+  // is in the x axis' units; on the summary path a zoom reads finer data for it.
+  const tool: ToolState = { smooth: savedSmoothing(), log: false, xMode: "step" };
+  let tools: Tools | null = null;
+  let zoom: [number, number] | null = null;
+  let zoomTable: Table | null = null;
+  let zoomGen = 0;
+  let shownX: Num[] = []; // x values of what is drawn, and the steps under them
+  let shownSteps: Num[] = [];
+  let seenTable: Table | null = null;
+  const debug = new URLSearchParams(location.search).has("debug");
+
+  const chartHooks: ChartHooks = {
+    onZoom: (a, b) => setZoom([Math.min(a, b), Math.max(a, b)]),
+    onZoomLive: (a, b) => charts.forEach((c) => c.uplot?.setScale("x", { min: a, max: b })),
+    onReset: () => setZoom(null),
+  };
+  if (debug) (window as unknown as { __tfwView: unknown }).__tfwView = { zoom: chartHooks.onZoom, reset: chartHooks.onReset, feed: () => feed };
+
+  function setZoom(r: [number, number] | null): void {
+    if (r && !(r[1] > r[0])) return;
+    if (r && zoom && r[0] === zoom[0] && r[1] === zoom[1]) return; // synced charts report the same select
+    zoom = r;
+    zoomTable = null;
+    if (!r) feed?.unzoom();
+    const gen = ++zoomGen;
+    tools?.setZoomed(r != null);
+    charts.forEach((c) => c.setOptions({ range: r }));
+    if (r && feed && data && pickView() === "batches" && batchKind) {
+      // x units → steps, through what is drawn now
+      let [a, b] = r;
+      if (tool.xMode !== "step") {
+        const [i, j] = indexRange(shownX, a, b);
+        a = shownSteps[Math.max(0, i - 1)] ?? a;
+        b = shownSteps[Math.min(shownSteps.length - 1, j)] ?? b;
+      }
+      const kind = batchKind;
+      feed.zoom(kind, Math.floor(a), Math.ceil(b)).then(
+        (t) => {
+          if (gen !== zoomGen || !t) return;
+          zoomTable = t;
+          queueRender();
+        },
+        (err: Error) => {
+          if (gen === zoomGen) toast(`Could not load the zoomed range: ${err.message}`);
+        },
+      );
+    }
+    queueRender();
+  }
+
+  function setTool(s: Partial<ToolState>): void {
+    Object.assign(tool, s);
+    if (s.xMode) setZoom(null); // a range in the old units means nothing in the new ones
+    charts.forEach((c) => c.setOptions({ smooth: tool.smooth, log: tool.log }));
+    seenTable = null; // x values may change: give every chart its data again
+    queueRender();
+  }
+
+  /** The x values of a table for the current x axis (batches: x = step; epochs: x = epoch). */
+  function xValues(t: Table, view: ViewKind): { x: Num[]; steps: Num[] } {
+    const steps = view === "epochs" ? (t.steps ?? t.x) : t.x;
+    let x: Num[];
+    switch (tool.xMode) {
+      case "step":
+        x = steps;
+        break;
+      case "epoch":
+        if (view === "epochs") x = t.x;
+        else {
+          const et = epochTable;
+          const ends = et ? et.x.map((e, i) => ({ epoch: e as number, step: (et.steps?.[i] ?? NaN) as number })) : [];
+          x = stepsToEpochs(t.x, ends, info?.plan.steps ?? null);
+        }
+        break;
+      case "relative": {
+        const first = t.time.find((v) => v != null) ?? 0;
+        const t0 = info?.createdMs != null ? Math.min(info.createdMs / 1000, first) : first;
+        x = t.time.map((v) => (v == null ? null : v - t0));
+        break;
+      }
+      case "wall":
+        x = t.time;
+        break;
+    }
+    // uPlot needs an x for every row, ascending: carry the previous one over gaps.
+    if (x !== t.x && x.some((v) => v == null)) {
+      let prev = 0;
+      x = x.map((v) => (v == null ? prev : (prev = v)));
+    }
+    return { x, steps };
   }
 
   function renderCharts(): void {
@@ -246,7 +459,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     let table: Table;
     let key: string;
     let xLabel: string;
-    let series: BatchSeries | null = null;
+    let series: KindSeries | null = null;
     if (view === "epochs") {
       table = epochTable!;
       key = "epochs";
@@ -255,6 +468,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     } else {
       const kinds = [...data.batches.kinds.entries()].filter(([, s]) => s.pointCount > 0).map(([k]) => k);
       if (!batchKind || !kinds.includes(batchKind)) batchKind = kinds.includes("train") ? "train" : (kinds[0] ?? "train");
+      feed?.showKind(batchKind);
       renderKindTabs(kinds);
       series = data.batches.kinds.get(batchKind) ?? null;
       table = series?.table ?? buildEpochTable([]);
@@ -263,8 +477,37 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     }
     data.changedKinds.clear();
 
-    const groups = groupMetrics(table.names);
-    const specs: { spec: ChartSpec; data: (number | null)[][] }[] = groups.map((g) => ({
+    if (chartsFor !== key) {
+      charts.forEach((c) => c.destroy());
+      charts.clear();
+      chartsFor = key;
+      seenTable = null;
+      zoomTable = null;
+      zoom = null;
+      zoomGen++;
+      feed?.unzoom();
+      tool.xMode = view === "epochs" ? "epoch" : "step";
+      tools?.setXMode(tool.xMode);
+      tools?.setZoomed(false);
+    }
+    if (!tools) {
+      tools = buildTools(tool, setTool, () => setZoom(null));
+      chartsBox.before(tools.el);
+    }
+    tools.el.hidden = table.x.length === 0;
+
+    // Zoomed in on summaries: the finer data read for the range (else what the feed shows).
+    const shown = zoomTable ?? table;
+    if (tool.xMode !== "step") xLabel = tool.xMode === "epoch" ? "epoch" : tool.xMode === "relative" ? "time" : "";
+    const groups = orderGroups(groupMetrics(shown.names));
+    const changed = seenTable !== shown || seenVersion.get(key) !== shown.version;
+    let x: Num[] = shownX;
+    if (changed) {
+      ({ x, steps: shownSteps } = xValues(shown, view));
+      shownX = x;
+    }
+    const band = (name: string) => ({ lo: shown.lo?.get(name) ?? null, hi: shown.hi?.get(name) ?? null });
+    const specs: { spec: ChartSpec; data: () => ChartInput }[] = groups.map((g) => ({
       spec: {
         key: `m:${g.title}|${g.train ?? ""}|${g.val ?? ""}`,
         title: g.title,
@@ -275,9 +518,12 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
           ...(g.val ? [{ label: g.val, role: "val" as const }] : []),
         ],
       },
-      data: groupData(table, g),
+      data: () => ({
+        x,
+        series: [g.train, g.val].filter((n): n is string => !!n).map((n) => ({ values: shown.metrics.get(n) ?? [], ...band(n) })),
+      }),
     }));
-    if (table.seconds.some((v) => v != null)) {
+    if (shown.seconds.some((v) => v != null)) {
       specs.push({
         spec: {
           key: "time",
@@ -286,16 +532,10 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
           syncKey: `tfw-${key}`,
           series: [{ label: "seconds", role: "time" }],
         },
-        data: [table.x, table.seconds],
+        data: () => ({ x, series: [{ values: shown.seconds, ...band(SECONDS) }] }),
       });
     }
 
-    if (chartsFor !== key) {
-      charts.forEach((c) => c.destroy());
-      charts.clear();
-      seenVersion.clear();
-      chartsFor = key;
-    }
     const wanted = new Set(specs.map((s) => s.spec.key));
     for (const [k, c] of charts) {
       if (!wanted.has(k)) {
@@ -303,14 +543,14 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
         charts.delete(k);
       }
     }
-    const changed = seenVersion.get(key) !== table.version;
-    seenVersion.set(key, table.version);
+    seenTable = shown;
+    seenVersion.set(key, shown.version);
     for (const s of specs) {
       const c = charts.get(s.spec.key);
       if (!c) {
-        charts.set(s.spec.key, new Chart(chartsBox, s.spec, s.data));
+        charts.set(s.spec.key, new Chart(chartsBox, s.spec, s.data(), { ...tool, range: zoom }, chartHooks));
       } else if (changed) {
-        c.setData(s.data);
+        c.setData(s.data());
       }
     }
     // Keep DOM order = spec order (a new metric may arrive between existing ones).
@@ -320,6 +560,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     });
     chartsBox.dataset.view = key;
     chartsBox.dataset.points = String(table.x.length);
+    chartsBox.dataset.zoomed = zoomTable ? "data" : zoom ? "range" : "no";
     emptyCharts.hidden = table.x.length > 0;
     setText(emptyCharts, view === "epochs" && (data.batches.kinds.get("train")?.pointCount ?? 0) > 0
       ? "No epoch has finished yet — see Batches."
@@ -346,7 +587,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     );
   }
 
-  function renderNotices(table: Table, series: BatchSeries | null, view: ViewKind): void {
+  function renderNotices(table: Table, series: KindSeries | null, view: ViewKind): void {
     const lines: string[] = [];
     for (const [name, nf] of table.nonFinite) {
       const v = formatValue(nf.firstValue);

@@ -1,0 +1,34 @@
+/**
+ * "Download CSV": reads every raw point of the session on demand (every `batches` chunk and
+ * every `epochs` document, one query each), builds the CSV (src/csv.ts) and saves it through
+ * a Blob link. Loaded with a dynamic import on the first press, so the page's first load
+ * does not carry it.
+ */
+import { collection, getDocs, type Firestore } from "firebase/firestore";
+import { csvFileName, sessionCsv } from "../csv";
+import type { ChunkDoc, EpochDoc } from "../series";
+
+export async function downloadSessionCsv(db: Firestore, sid: string): Promise<{ rows: number; bytes: number }> {
+  const [epochs, chunks] = await Promise.all([
+    getDocs(collection(db, "sessions", sid, "epochs")),
+    getDocs(collection(db, "sessions", sid, "batches")),
+  ]);
+  const text = sessionCsv({
+    epochs: epochs.docs.map((d) => [d.id, d.data() as EpochDoc] as const),
+    chunks: chunks.docs.map((d) => [d.id, d.data() as ChunkDoc] as const),
+  });
+  const blob = new Blob([text], { type: "text/csv;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = csvFileName(sid);
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // Some browsers read the Blob after click() returns: revoke a little later.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  let rows = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) rows++;
+  return { rows: rows - 1, bytes: blob.size };
+}
