@@ -119,7 +119,7 @@ def run(sessions: int = 50, seconds: float = 60.0, rate: float = 100.0, emulator
     try:
         n = int(round(rate * seconds))
         t0 = time.perf_counter()
-        opened = [tfwatcher.Session(quiet=True, interval=interval, run_name=f"load {i}")
+        opened = [tfwatcher.Session(quiet=True, interval=interval, run_name=f"load {i}", system_metrics=False)
                   for i in range(sessions)]
         create_s = time.perf_counter() - t0
         say(f"{sessions} sessions created in {create_s:.1f} s; logging {n} points each")

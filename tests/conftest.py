@@ -10,6 +10,9 @@ from pathlib import Path
 # session left open by a test does not hold the interpreter's exit for long.
 os.environ["TFWATCHER_HOME"] = tempfile.mkdtemp(prefix="tfwatcher-tests-")
 os.environ.setdefault("TFWATCHER_EXIT_TIMEOUT", "2")
+# The writer's system samples (kind `system`) are tested in test_config_system.py; elsewhere
+# (and in the subprocesses tests start) they would add points the tests do not count.
+os.environ["TFWATCHER_SYSTEM_METRICS"] = "0"
 
 import pytest  # noqa: E402
 

@@ -63,6 +63,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict:
         "TFWATCHER_QR": "0",
         "TFWATCHER_EXIT_TIMEOUT": "2",
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TFWATCHER_SYSTEM_METRICS": "0",  # system samples are tested in test_config_system.py
     }
     env.update(extra)
     return env

@@ -16,11 +16,27 @@ import pytest
 import tfwatcher
 from tfwatcher import system
 from tfwatcher.integrations import make_session
-from tests.helpers import epoch_metrics, read_session
+from tests.helpers import epoch_metrics, read_session, wait_until
 
 
 def make(**kwargs):
+    kwargs.setdefault("system_metrics", True)  # conftest turns the default off for other tests
     return tfwatcher.Session(quiet=True, interval=0.1, **kwargs)
+
+
+def test_the_writer_thread_samples_system_metrics_while_the_run_is_in_progress(db, monkeypatch):
+    monkeypatch.delenv("TFWATCHER_SYSTEM_METRICS")
+    s = tfwatcher.Session(quiet=True, interval=0.1)
+    assert s.system_metrics is True  # on by default
+    s.start(mode="fit", epochs=1, steps=1)
+    s.log_batch({"loss": 1.0})
+    wait_until(lambda: s.flush(5) and read_session(db, s.id, system=True)["points"].get("system"),
+               timeout=30, message="a system sample from the writer thread")
+    s.finish(wait=10)
+    point = read_session(db, s.id, system=True)["points"]["system"][0]
+    assert point["step"] == 1 and point["seconds"] is None and point["metrics"]
+    monkeypatch.setenv("TFWATCHER_SYSTEM_METRICS", "0")
+    assert tfwatcher.Session(quiet=True).system_metrics is False
 
 
 def stored_config(db, sid):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import functools
 import math
+import os
 import numbers
 import platform
 import secrets
@@ -64,7 +65,8 @@ class Session:
             strings, bools and None are stored as they are, anything else as its repr (200
             characters); at most 200 entries. More can be added with `set_config`. Defaults to None.
         system_metrics: while a run is in progress, sample CPU, memory and GPU use every ~10 s
-            (on the writer's thread) as batch points of kind `system`. Defaults to True.
+            (on the writer's thread) as batch points of kind `system`. Defaults to True, unless
+            the environment sets `TFWATCHER_SYSTEM_METRICS=0`.
 
     With no project configured anywhere, the session prints how to configure one and records
     nothing (`enabled` is False); training is never affected.
@@ -73,7 +75,7 @@ class Session:
     def __init__(self, project: str | None = None, credentials=None, run_name: str = "",
                  dashboard_url: str | None = None, quiet: bool = False, interval: float = 1.0,
                  heartbeat: float = 10.0, config: Mapping | None = None,
-                 system_metrics: bool = True):
+                 system_metrics: bool | None = None):
         self.config: dict = normalize_config(config)
         if not isinstance(run_name, str):
             raise ValueError(f"run_name must be a string; got {type(run_name).__name__} {run_name!r:.80}")
@@ -84,6 +86,8 @@ class Session:
         for name, value in (("interval", interval), ("heartbeat", heartbeat)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
+        if system_metrics is None:
+            system_metrics = os.environ.get("TFWATCHER_SYSTEM_METRICS", "1").strip() != "0"
         for name, value in (("quiet", quiet), ("system_metrics", system_metrics)):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False; got {value!r}")

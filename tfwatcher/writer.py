@@ -245,7 +245,7 @@ class Writer:
             if self._thread is None:  # the first point, or the first since the thread ended
                 self._use_locked()
             chunk.add(step, epoch, batch, seconds, t, metrics)
-            if self.derived:
+            if self.derived and kind != "system":  # ~360 samples an hour: its chunks suffice
                 summaries = self._summaries.get(kind)
                 if summaries is None:
                     summaries = self._summaries[kind] = Summaries(kind, f"{self.session_path}/summaries")
