@@ -33,7 +33,7 @@ function onClampTap(e: Event): void {
 
 export function buildSessionShell(root: HTMLElement, sid: string) {
   const statusPill = h("span", { class: "pill", "data-status": "loading", role: "status" }, "Connecting…");
-  const nameEl = h("span", { class: "run-name clamp", tabindex: 0, "aria-expanded": "false" });
+  const nameEl = h("span", { class: "run-name clamp", role: "button", tabindex: 0, "aria-expanded": "false" });
   const errorBox = h("p", { class: "error-box", hidden: true });
   const bar = h("div", { class: "bar-fill" });
   const barWrap = h("div", { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": 0, "aria-valuemax": 100 }, bar);
