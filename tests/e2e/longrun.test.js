@@ -68,6 +68,14 @@ const chartFacts = (page, prefix) => page.evaluate((p) => {
   };
 }, prefix);
 
+// The view sets data-zoomed when it renders; each chart draws its new data on the next
+// animation frame. Wait for both, so a loaded CI machine cannot read the frame in between.
+const zoomState = (page, test) => page.waitForFunction((t) => {
+  const z = document.querySelector(".charts")?.dataset.zoomed;
+  return (t.startsWith("!") ? z !== undefined && z !== t.slice(1) : z === t)
+    && [...(window.__tfwCharts ?? [])].every((c) => !c.pending);
+}, test, { timeout: 30_000 });
+
 const openBatches = async (page, url) => {
   await page.addInitScript(() => localStorage.setItem("tfw:view", "batches"));
   await page.goto(url);
@@ -151,7 +159,7 @@ describe("a 1,000,000-point run", () => {
 
       // Reset zoom: the whole run again, summaries.
       await page.click('[data-tool="reset-zoom"]');
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed === "no");
+      await zoomState(page, "no");
       const r = await chartFacts(page, "m:loss|");
       assert.ok(r.min === r.x0 && r.x0 <= 2048 && r.max === r.x1 && r.x1 === 1_000_000, `range after reset: ${r.min}..${r.max}`);
       assert.ok(r.n < 1300);
@@ -159,7 +167,7 @@ describe("a 1,000,000-point run", () => {
 
       // A wider zoom (20,000 steps) reads a finer level: buckets, not raw points.
       await page.evaluate(() => window.__tfwView.zoom(500_000, 520_000));
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed === "data");
+      await zoomState(page, "data");
       const w = await chartFacts(page, "m:loss|");
       assert.ok(w.hi && w.n >= 150 && w.n <= 1200 + 2, `${w.n} buckets`);
       assert.ok(w.x0 < 500_000 && w.x1 > 520_000 && w.x1 - w.x0 < 40_000, `buckets ${w.x0}..${w.x1}`);
@@ -184,13 +192,13 @@ describe("a 1,000,000-point run", () => {
       await page.mouse.down();
       await page.mouse.move(box.x + box.width * 0.5, y, { steps: 5 });
       await page.mouse.up();
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed !== "no");
+      await zoomState(page, "!no");
       const a = await chartFacts(page, "m:loss|");
       const b = await chartFacts(page, "m:margin|");
       assert.ok(a.max - a.min < 300_000 && a.max - a.min > 50_000, `dragged range ${a.min}..${a.max}`);
       assert.deepEqual([b.min, b.max], [a.min, a.max]);
       await page.click('[data-tool="reset-zoom"]');
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed === "no");
+      await zoomState(page, "no");
 
       // Pinch out (two touch points moving apart), through Chromium's input pipeline.
       const cdp = await context.newCDPSession(page);
@@ -200,7 +208,7 @@ describe("a 1,000,000-point run", () => {
       await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: tp(20) });
       for (const dx of [30, 45, 60, 80]) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: tp(dx) });
       await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed !== "no");
+      await zoomState(page, "!no");
       const p = await chartFacts(page, "m:loss|");
       const span0 = before.max - before.min;
       const span1 = p.max - p.min;
@@ -270,7 +278,7 @@ describe("a 1,000,000-point run", () => {
       assert.ok(rel.x0 >= 0 && rel.x0 < 60 && rel.x1 > rel.x0 && rel.x1 < 3600, `relative ${rel.x0}..${rel.x1}`);
       // Zoom in relative time: mapped back to steps, finer data read.
       await page.evaluate(([a, b]) => window.__tfwView.zoom(a, b), [rel.x0 + (rel.x1 - rel.x0) * 0.6, rel.x0 + (rel.x1 - rel.x0) * 0.61]);
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed === "data");
+      await zoomState(page, "data");
       await page.click('[data-tool="reset-zoom"]');
       await page.selectOption('[data-tool="x"]', "step");
 
@@ -304,7 +312,7 @@ describe("other sessions", () => {
       assert.equal(reads.byCollection.summaries ?? 0, 0);
       // zooming only narrows the axis: every point is here already
       await page.evaluate(() => window.__tfwView.zoom(1000, 1500));
-      await page.waitForFunction(() => document.querySelector(".charts").dataset.zoomed === "range");
+      await zoomState(page, "range");
       const z = await chartFacts(page, "m:loss|");
       assert.deepEqual([z.min, z.max, z.n], [1000, 1500, 3000]);
     } finally {
