@@ -71,6 +71,12 @@ def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path
     spooled = list(tmp_path.glob("*.jsonl"))
     assert len(spooled) == 1 and spooled[0].stat().st_mode & 0o777 == 0o600
     mocker.stopall()
+    # The writer thread spools its last round, then ends; a user's `tfwatcher sync` comes
+    # after the run (a sync during it leaves the file being written for the next sync).
+    deadline = time.monotonic() + 10
+    while s.writer.alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not s.writer.alive
     assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
     got = read_session(db, s.id)
     assert [p["step"] for p in got["points"]["train"]] == list(range(1, 111))

@@ -60,7 +60,9 @@ CHUNK_BYTES = 100_000
 CHUNK_MAX_POINTS = 5000
 CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 COMMIT_WRITES = 400          # writes per commit (Firestore allows 500)
-COMMIT_BYTES = 4_000_000     # estimated bytes per commit (Firestore allows ~10 MiB)
+# Estimated bytes per commit: Firestore takes 10 MiB a request, the emulator 4 MiB a gRPC
+# message. A commit that is still refused as too large is split in halves (_too_large).
+COMMIT_BYTES = 2_500_000
 MAX_BUFFERED_POINTS = 100_000  # batch points held while Firestore is unreachable; then thinning
 THIN_WINDOW = 10
 SPOOL_DIR = Path(os.environ.get("TFWATCHER_HOME", Path.home() / ".tfwatcher")) / "spool"
@@ -218,7 +220,7 @@ class Writer:
         self.spool_path: Path | None = None
         self.spool_error: str | None = None      # why the last spool failed, if it did
         self.warned: set[str] = set()
-        self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0,
+        self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0, "splits": 0,
                       "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0}
         self.on_send: Callable[[list], None] | None = None  # test and benchmark hook
 
@@ -591,11 +593,11 @@ class Writer:
                 conn.client = self._client_factory()
             self._sync_listener(conn)
             for group in _group(writes):
-                self._commit(conn.client, group)
-                committed += len(group)
-                with self._lock:
-                    if not self._taken_spooled:
-                        self._taken = writes[committed:]
+                for part in self._fitting(conn.client, group):
+                    committed += part
+                    with self._lock:
+                        if not self._taken_spooled:
+                            self._taken = writes[committed:]
             with self._lock:
                 self._taken, self._taken_spooled = [], False
             if self._failures:
@@ -636,6 +638,21 @@ class Writer:
                 conn.unsubscribe = listener(conn.client)
         except Exception as err:
             self._warn_once("listener", f"tfwatcher: remote stop unavailable ({type(err).__name__})")
+
+    def _fitting(self, client, group):
+        """Commit a group, split in halves while Firestore refuses it as too large; yields
+        each committed part's size, in order (so a failure later requeues only the rest)."""
+        try:
+            self._commit(client, group)
+        except Exception as err:
+            if len(group) < 2 or not _too_large(err):
+                raise
+            self.stats["splits"] += 1
+            half = len(group) // 2
+            yield from self._fitting(client, group[:half])
+            yield from self._fitting(client, group[half:])
+            return
+        yield len(group)
 
     def _commit(self, client, group) -> None:
         from google.cloud import firestore
@@ -811,15 +828,29 @@ def _group(writes):
     return groups
 
 
-def _estimate(doc: dict) -> int:
-    n = doc.get("n")
-    if isinstance(n, int):
-        return 200 + n * (50 + 10 * len(doc.get("series", ())))
-    return 2000
+def _estimate(value) -> int:
+    """Bytes a value takes in a commit, a little over (protobuf: a double is 9 bytes and its
+    Value wrapper 2-3 more; tests/test_commit_size.py checks it against the encoding)."""
+    if isinstance(value, dict):
+        return 6 + sum(len(k) + 6 + _estimate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return 6 + sum(map(_estimate, value))
+    if isinstance(value, str):
+        return len(value) + 4
+    return 12
 
 
 def _with_server_time(doc: dict, sentinel) -> dict:
     return {k: (sentinel if v == SERVER_TIME else v) for k, v in doc.items()}
+
+
+def _too_large(err: BaseException) -> bool:
+    """A request over a size limit: the emulator's "gRPC message exceeds maximum size"
+    (RESOURCE_EXHAUSTED), production's "Request payload size exceeds the limit" or
+    "Transaction too big" (INVALID_ARGUMENT). Retrying it whole can never succeed, and it
+    says nothing about access, so it must be neither retried as is nor taken as permanent."""
+    text = str(err).lower()
+    return ("exceeds" in text and ("size" in text or "limit" in text)) or "too big" in text
 
 
 def _short(err: Exception) -> str:
@@ -926,16 +957,17 @@ def upload_spool(client, path: Path, timeout: float | None = None) -> int:
 
 
 def upload_rows(client, rows: list[dict], timeout: float | None = None) -> int:
-    """Commit spooled rows in order, COMMIT_WRITES at a time. With `timeout`, each commit may
+    """Commit spooled rows in order, COMMIT_WRITES (and COMMIT_BYTES) at a time. With `timeout`, each commit may
     take that many seconds in all, transient errors retried within it; then the last error
     is raised. Returns the count."""
     from google.cloud import firestore
 
     from .access import is_permanent
 
-    for i in range(0, len(rows), COMMIT_WRITES):
+    groups = _group([(None, r["path"], r["doc"], r["merge"]) for r in rows])
+    for group in groups:
         batch = client.batch()
-        for row in rows[i:i + COMMIT_WRITES]:
+        for row in ({"path": p, "doc": d, "merge": m} for _w, p, d, m in group):
             batch.set(client.document(row["path"]),
                       _with_server_time(row["doc"], firestore.SERVER_TIMESTAMP), merge=row["merge"])
         if timeout is None:

@@ -15,6 +15,7 @@ import {
   doc,
   documentId,
   endAt,
+  getCountFromServer,
   getDocs,
   getDocsFromCache,
   onSnapshot,
@@ -57,6 +58,8 @@ import {
 
 export type LoadState = "loading" | "ok" | "missing" | "denied" | "error";
 export const BATCH_KINDS = ["train", "test", "predict", "system"];
+/** System metrics (CPU, memory, GPU) sampled by the writer: stored like a batch kind. */
+export const SYSTEM_KIND = "system";
 
 export interface SessionData {
   state: LoadState;
@@ -598,21 +601,32 @@ export function subscribeSession(
     data.epochs.clear();
   }
 
-  /** Other kinds than train: their heads, read once (and again when the session's mode changes). */
+  /** Other kinds than train: their heads, read once (and again when the session's mode changes).
+   * System metrics have no summaries (their chunks suffice): a count of their chunks says
+   * whether there are any, without reading them. */
   async function discoverKinds(): Promise<void> {
-    const others = BATCH_KINDS.filter((k) => !feeds.has(k)).map(headId);
-    if (!others.length) return;
+    const others = BATCH_KINDS.filter((k) => !feeds.has(k) && k !== SYSTEM_KIND).map(headId);
+    const placeholder = (kind: string, points: number): void => {
+      if (stopped || feeds.has(kind) || !(points > 0)) return;
+      // A placeholder until the view shows this kind (then its feed reads it).
+      data.batches.kinds.set(kind, { table: bandTable(), pointCount: points, thinned: false });
+      emit();
+    };
+    const heads = others.length
+      ? getDocs(query(summariesRef, where(documentId(), "in", others))).then((snap) => {
+          countReads("summaries", snap.docs.map((d) => d.id));
+          for (const d of snap.docs) placeholder(d.id.replace(/-head$/, ""), Number((d.data() as HeadDoc).points));
+        })
+      : Promise.resolve();
+    const system = feeds.has(SYSTEM_KIND)
+      ? Promise.resolve()
+      : getCountFromServer(query(batchesRef, orderBy(documentId()), startAt(chunkId(SYSTEM_KIND, 0)), endAt(`${SYSTEM_KIND}-\uf8ff`)))
+          .then((snap) => {
+            countReads("count", [SYSTEM_KIND]); // billed as one read per 1,000 chunks counted
+            placeholder(SYSTEM_KIND, snap.data().count);
+          });
     try {
-      const snap = await getDocs(query(summariesRef, where(documentId(), "in", others)));
-      countReads("summaries", snap.docs.map((d) => d.id));
-      for (const d of snap.docs) {
-        const h = d.data() as HeadDoc;
-        const kind = d.id.replace(/-head$/, "");
-        if (stopped || feeds.has(kind) || !(Number(h.points) > 0)) continue;
-        // A placeholder until the view shows this kind (then its feed reads it).
-        data.batches.kinds.set(kind, { table: bandTable(), pointCount: Number(h.points), thinned: false });
-        emit();
-      }
+      await Promise.all([heads, system]);
     } catch (err) {
       fail("summaries")(err as { message?: string });
     }

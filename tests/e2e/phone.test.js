@@ -335,6 +335,30 @@ describe("status card", () => {
   });
 });
 
+describe("an epoch-only session with system metrics", () => {
+  test("has a System tab, not Batches; opens on the epochs even with Batches remembered", async () => {
+    const w = await writer("epochsys");
+    const context = await phone();
+    await context.addInitScript(() => localStorage.setItem("tfw:view", "batches"));
+    const page = await context.newPage();
+    try {
+      await w.ready("finished");
+      await page.goto(w.share_url);
+      await page.waitForSelector('.charts[data-view="epochs"][data-points="3"] .chart');
+      const tab = page.locator('button[data-view="batches"]');
+      await tab.waitFor({ state: "visible" });
+      assert.equal((await tab.textContent()).trim(), "System");
+      assert.equal(await page.locator('button[data-view="epochs"]').getAttribute("aria-selected"), "true");
+      await tab.click();
+      await page.waitForSelector('.charts[data-view="batches:system"] .chart[data-chart*="memory_percent"]');
+      assert.equal(await tab.getAttribute("aria-selected"), "true");
+    } finally {
+      await context.close();
+      await w.stop();
+    }
+  });
+});
+
 describe("owner on this device", () => {
   test("the key is remembered when the session is reopened from recents; Forget removes Stop", async () => {
     const w = await writer("owner", "owner from recents");

@@ -12,6 +12,7 @@ Scenarios:
   layout     long names (40–63 characters, one of 10,000), 500 metrics, a config; running
   status     heartbeat=60; one epoch of 4 batches per "go"; running
   epochonly  epoch records only (no batch points of any kind: system metrics off); finished
+  epochsys   epoch records and system metrics (sampled once before the epochs); finished
   csv        train and test batch points and epoch records with NaN/±Inf, odd names; finished
   compare    a short fit that keeps running (RUN_NAME names it); one more epoch on "go"
   owner      one batch point, then running until stdin closes
@@ -97,6 +98,16 @@ def main():
         s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, system_metrics=False)
         created(s)
         s.start(mode="fit", epochs=3, steps=10)
+        for epoch in range(1, 4):
+            s.log_epoch({"loss": 1.0 / epoch, "val_loss": 1.2 / epoch}, epoch=epoch, seconds=0.5)
+        s.finish(wait=20)
+        say(event="ready", phase="finished")
+        wait_for_go()
+    elif scenario == "epochsys":
+        s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, system_metrics=True)
+        created(s)
+        s.start(mode="fit", epochs=3, steps=10)
+        s.flush(timeout=20)  # the writer's first round after start takes a system sample
         for epoch in range(1, 4):
             s.log_epoch({"loss": 1.0 / epoch, "val_loss": 1.2 / epoch}, epoch=epoch, seconds=0.5)
         s.finish(wait=20)

@@ -7,7 +7,7 @@
 import { Chart, buildTools, savedSmoothing, type ChartHooks, type ChartInput, type ChartSpec, type Tools, type ToolState } from "../charts";
 import { getDb, getFirebase } from "../firebase";
 import { mountNotify, mountStop, pushSupported, type Control } from "./controls";
-import { subscribeSession, type SessionData, type SessionFeed } from "../data";
+import { SYSTEM_KIND, subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { h, setText } from "../dom";
 import { buildSessionShell, setHeaderAction, type SessionShell } from "./session-shell";
 import { rememberSession } from "../recent";
@@ -53,6 +53,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   let info: SessionInfo | null = null;
   let renderQueued = 0;
   let chosenView: ViewKind | null = readView();
+  let chosenHere: ViewKind | null = null; // picked on this page (not remembered from another session)
   let batchKind: string | null = null;
   let epochTable: Table | null = null;
   let epochTableVersion = -1;
@@ -97,6 +98,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   for (const b of [epochBtn, batchBtn]) {
     b.addEventListener("click", () => {
       chosenView = b.dataset.view as ViewKind;
+      chosenHere = chosenView;
       try {
         localStorage.setItem(VIEW_KEY, chosenView);
       } catch {
@@ -342,10 +344,16 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     // Epoch-only sessions (no batch points of any kind) have no Batches tab at all, and a
     // "Batches" choice remembered from another session does not apply to them. The session
     // document's progress says whether train batches were logged before their chunks arrive.
-    const anyBatches =
-      [...(data?.batches.kinds.values() ?? [])].some((s) => s.pointCount > 0) || (info?.progress?.batch ?? 0) > 0;
+    // System metrics are stored as a batch kind of their own ("system"): where they are the
+    // only one, the tab is called System and the view opens on the epochs unless System was
+    // picked on this page.
+    const kinds = [...(data?.batches.kinds.entries() ?? [])].filter(([, s]) => s.pointCount > 0).map(([k]) => k);
+    const trainingBatches = kinds.some((k) => k !== SYSTEM_KIND) || (info?.progress?.batch ?? 0) > 0;
+    const anyBatches = trainingBatches || kinds.length > 0;
     batchBtn.hidden = !anyBatches;
+    setText(batchBtn, trainingBatches ? "Batches" : "System");
     if (!anyBatches) return "epochs";
+    if (!trainingBatches) return chosenHere === "batches" ? "batches" : "epochs";
     if (chosenView) return chosenView;
     const trainEpochs = epochTable?.x.length ?? 0;
     return trainEpochs >= 2 ? "epochs" : "batches";
@@ -563,7 +571,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     chartsBox.dataset.zoomed = zoomTable ? "data" : zoom ? "range" : "no";
     emptyCharts.hidden = table.x.length > 0;
     setText(emptyCharts, view === "epochs" && (data.batches.kinds.get("train")?.pointCount ?? 0) > 0
-      ? "No epoch has finished yet — see Batches."
+      ? `No epoch has finished yet — see ${batchBtn.textContent}.`
       : "Waiting for the first values…");
     renderNotices(table, series, view);
   }
