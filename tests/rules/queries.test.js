@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertFails, assertSucceeds } from '@firebase/rules-unit-testing';
 import {
-  collection, collectionGroup, doc, getDocs, limit, onSnapshot, orderBy, query, where,
+  collection, collectionGroup, doc, getCountFromServer, getDocs, limit, onSnapshot, orderBy, query, where,
 } from 'firebase/firestore';
 import { CALLERS, SID, seed, useTestEnv } from './setup.js';
 
@@ -49,3 +49,17 @@ for (const group of ['epochs', 'batches', 'private', 'control', 'subscribers', '
     await assertFails(getDocs(collectionGroup(anonymous(), group)));
   });
 }
+
+test('counting: a known session\'s chunks (how the dashboard finds system metrics): allow; all sessions or any collection group: deny', async () => {
+  await seed(env());
+  const db = anonymous();
+  const chunks = await assertSucceeds(getCountFromServer(collection(db, `sessions/${SID}/batches`)));
+  assert.equal(chunks.data().count, 1);
+  await assertFails(getCountFromServer(collection(db, 'sessions')));
+  await assertFails(getCountFromServer(query(collection(db, 'sessions'), where('status', '==', 'running'))));
+  for (const group of ['sessions', 'batches', 'private', 'subscribers']) {
+    await assertFails(getCountFromServer(collectionGroup(db, group)));
+  }
+  await assertFails(getCountFromServer(collection(db, `sessions/${SID}/private`)));
+  await assertFails(getCountFromServer(collection(db, `sessions/${SID}/subscribers`)));
+});
