@@ -15,6 +15,30 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
+def hooked_client_factory(project: str, before_commit):
+    """A Firestore client factory (for `Writer`) on the emulator whose batches call
+    `before_commit(batch)` before each commit; raising from it refuses that commit. Faults
+    are injected at this boundary only: the commit itself is the emulator's."""
+    def factory():
+        from google.cloud import firestore
+
+        client = firestore.Client(project=project)
+        real_batch = client.batch
+
+        def batch():
+            b = real_batch()
+            commit = b.commit
+
+            def hooked(*args, **kwargs):
+                before_commit(b)
+                return commit(*args, **kwargs)
+            b.commit = hooked
+            return b
+        client.batch = batch
+        return client
+    return factory
+
+
 def read_session(db, sid: str, system: bool = False) -> dict:
     """Everything stored for a session: the document, epochs by ID, and batch points per kind
     (chunks merged in step order) as lists of dicts. The writer's system samples (kind

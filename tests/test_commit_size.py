@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.helpers import hooked_client_factory
 from tfwatcher import writer as W
 
 
@@ -68,28 +69,15 @@ def test_production_size_refusal_splits_and_never_goes_offline(db, emulator, tmp
     emulator's commit is wrapped to refuse, with production's message, any commit of more than
     50 writes."""
     from google.api_core import exceptions as gexc
-    from google.cloud import firestore
 
     monkeypatch.setattr(W, "SPOOL_DIR", tmp_path)
     sid = "toolarge" + "x" * 10
 
-    def factory():
-        client = firestore.Client(project=emulator.project)
-        real_batch = client.batch
+    def limit(batch):
+        if len(batch) > 50:
+            raise gexc.InvalidArgument("Request payload size exceeds the limit: 11534336 bytes.")
 
-        def batch():
-            b = real_batch()
-            commit = b.commit
-
-            def limited(*a, **k):
-                if len(b) > 50:
-                    raise gexc.InvalidArgument("Request payload size exceeds the limit: 11534336 bytes.")
-                return commit(*a, **k)
-            b.commit = limited
-            return b
-        client.batch = batch
-        return client
-
+    factory = hooked_client_factory(emulator.project, limit)
     w = W.Writer(factory, f"sessions/{sid}", autostart=False)
     for e in range(1, 1001):
         w.add_epoch(f"{e:06d}", {"schema": 1, "kind": "train", "epoch": e, "step": e,

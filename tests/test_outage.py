@@ -12,7 +12,7 @@ from google.cloud.firestore_v1.batch import WriteBatch
 
 import tfwatcher
 from tfwatcher import cli, demo
-from tests.helpers import read_session
+from tests.helpers import read_session, wait_until
 
 OUTAGE_SECONDS = float(os.environ.get("TFWATCHER_OUTAGE_SECONDS", "60"))
 
@@ -73,10 +73,7 @@ def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path
     mocker.stopall()
     # The writer thread spools its last round, then ends; a user's `tfwatcher sync` comes
     # after the run (a sync during it leaves the file being written for the next sync).
-    deadline = time.monotonic() + 10
-    while s.writer.alive and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not s.writer.alive
+    wait_until(lambda: not s.writer.alive, message="the writer thread to end")
     assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
     got = read_session(db, s.id)
     assert [p["step"] for p in got["points"]["train"]] == list(range(1, 111))

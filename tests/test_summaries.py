@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import hooked_client_factory
 from tfwatcher import summaries as S
 from tfwatcher.summaries import EpochTable, Summaries
 
@@ -291,25 +292,11 @@ def test_summaries_survive_an_outage(db, emulator):
     sid = "outage" + "x" * 12
     fail = {"on": True}
 
-    def factory():
-        from google.cloud import firestore
+    def outage(_batch):
+        if fail["on"]:
+            raise gexc.ServiceUnavailable("injected outage")
 
-        client = firestore.Client(project=emulator.project)
-        real_batch = client.batch
-
-        def batch():
-            b = real_batch()
-            commit = b.commit
-
-            def flaky(*a, **k):
-                if fail["on"]:
-                    raise gexc.ServiceUnavailable("injected outage")
-                return commit(*a, **k)
-            b.commit = flaky
-            return b
-        client.batch = batch
-        return client
-
+    factory = hooked_client_factory(emulator.project, outage)
     w = Writer(factory, f"sessions/{sid}", autostart=False)
     points = []
     for i in range(30_000):

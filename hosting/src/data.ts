@@ -28,7 +28,7 @@ import {
   type QuerySnapshot,
   type Unsubscribe,
 } from "firebase/firestore";
-import { BatchSeries, BatchStore, type ChunkDoc, type DocChange, type EpochDoc, type KindSeries, type Table } from "./series";
+import { BatchSeries, BatchStore, newestOfChunks, type ChunkDoc, type DocChange, type EpochDoc, type KindSeries, type NewestRaw, type Table } from "./series";
 import {
   LevelStore,
   Lru,
@@ -258,13 +258,23 @@ export function subscribeSession(
     private waiting = false;
     private shortfallAt = -1;
 
+    /** What the last head handled said (through, points, tail), so metadata-only events pass. */
+    private headSig: string | undefined;
+
     constructor(readonly kind: string) {
       this.headUnsub = onSnapshot(
         doc(summariesRef, headId(kind)),
+        // With metadata changes: where the cache already knows the head is missing (a reload;
+        // system metrics have no head), the server's confirmation changes only metadata.
+        { includeMetadataChanges: true },
         (snap) => {
           if (!snap.metadata.fromCache && snap.exists()) countReads("summaries", [snap.id]);
           if (!snap.exists() && snap.metadata.fromCache) return; // wait for the server
-          this.pendingHead = snap.exists() ? (snap.data() as HeadDoc) : null;
+          const h = snap.exists() ? (snap.data() as HeadDoc) : null;
+          const sig = h ? `${h.through}|${h.points}|${h.tail_chunk}` : "none";
+          if (sig === this.headSig) return;
+          this.headSig = sig;
+          this.pendingHead = h;
           void this.drain();
         },
         fail("summaries"),
@@ -280,6 +290,9 @@ export function subscribeSession(
     }
     get thinned(): boolean {
       return this.raw?.thinned ?? [...this.tailDocs.values()].some((d) => d.thinned === true);
+    }
+    newest(): NewestRaw | null {
+      return this.mode === "raw" ? (this.raw?.newest() ?? null) : newestOfChunks(this.tailDocs.values());
     }
 
     /** Heads are handled one at a time; a newer head that arrives meanwhile replaces a waiting one. */

@@ -1,15 +1,12 @@
 /**
- * Firebase app + Firestore, made once. The config comes from Hosting's
- * `/__/firebase/init.json` (the local server adds `firestoreEmulator: {host, port}`), so one
- * build serves any project. The last config seen is kept in localStorage so a session seen
- * before opens offline even if the service worker has not cached the config yet.
+ * Firebase app + Firestore, made once, from the configuration of ./config.ts.
  *
  * Optional App Check (docs/deploy.md): with a reCAPTCHA Enterprise site key, in
  * `appCheckSiteKey` of init.json or else the build-time `VITE_APPCHECK_SITE_KEY`, App Check is
  * started before Firestore makes any request, so a project that enforces App Check serves
  * this dashboard and refuses other clients. Without a key nothing is loaded (its own chunk).
  */
-import { initializeApp, type FirebaseApp, type FirebaseOptions } from "firebase/app";
+import { initializeApp, type FirebaseApp } from "firebase/app";
 import {
   connectFirestoreEmulator,
   initializeFirestore,
@@ -18,53 +15,14 @@ import {
   persistentMultipleTabManager,
   type Firestore,
 } from "firebase/firestore";
+import { loadConfig, type InitJson } from "./config";
 
-export interface InitJson extends FirebaseOptions {
-  firestoreEmulator?: { host: string; port: number };
-  /** Web Push (VAPID) public key for FCM. Hosting's init.json has none; see docs/dashboard.md. */
-  vapidKey?: string;
-  /** reCAPTCHA Enterprise site key for App Check. Hosting's init.json has none; see docs/deploy.md. */
-  appCheckSiteKey?: string;
-}
+export { ConfigError, type InitJson } from "./config";
 
 export interface FirebaseHandles {
   app: FirebaseApp;
   db: Firestore;
   config: InitJson;
-}
-
-const CONFIG_KEY = "tfw:init";
-
-export class ConfigError extends Error {}
-
-async function loadConfig(): Promise<InitJson> {
-  try {
-    const r = await fetch("/__/firebase/init.json", { cache: "no-cache" });
-    if (!r.ok) throw new ConfigError(`/__/firebase/init.json answered ${r.status}`);
-    const json = (await r.json()) as InitJson;
-    if (!json.projectId) throw new ConfigError("/__/firebase/init.json has no projectId");
-    try {
-      localStorage.setItem(CONFIG_KEY, JSON.stringify(json));
-    } catch {
-      /* private mode: fine */
-    }
-    return json;
-  } catch (err) {
-    const saved = safeSaved();
-    if (saved) return saved;
-    throw err instanceof ConfigError
-      ? err
-      : new ConfigError("Could not load the Firebase configuration (offline, or not served by Firebase Hosting).");
-  }
-}
-
-function safeSaved(): InitJson | null {
-  try {
-    const s = localStorage.getItem(CONFIG_KEY);
-    return s ? (JSON.parse(s) as InitJson) : null;
-  } catch {
-    return null;
-  }
 }
 
 let dbPromise: Promise<FirebaseHandles> | null = null;

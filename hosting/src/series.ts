@@ -69,6 +69,30 @@ export interface KindSeries {
   readonly table: Table;
   readonly pointCount: number;
   readonly thinned: boolean;
+  /** The newest raw point with its epoch and batch (the status card), where the reader has it. */
+  newest?(): NewestRaw | null;
+}
+
+export interface NewestRaw {
+  step: number;
+  time: number | null;
+  epoch: number | null;
+  batch: number | null;
+}
+
+/** The last point of the chunk with the highest index among `docs`. */
+export function newestOfChunks(docs: Iterable<ChunkDoc>): NewestRaw | null {
+  let best: ChunkDoc | null = null;
+  for (const d of docs) if (!best || (d.index ?? -1) > (best.index ?? -1)) best = d;
+  if (!best) return null;
+  const steps = numArray(best.step);
+  const i = steps.length - 1;
+  const at = (v: unknown): number | null => {
+    const x = numArray(v)[i];
+    return typeof x === "number" && Number.isFinite(x) ? x : null;
+  };
+  const step = at(best.step);
+  return step == null ? null : { step, time: at(best.time), epoch: at(best.epoch), batch: at(best.batch) };
 }
 
 export function emptyTable(): Table {
@@ -175,6 +199,10 @@ export class BatchSeries implements KindSeries {
 
   get pointCount(): number {
     return this.table.x.length;
+  }
+
+  newest(): NewestRaw | null {
+    return newestOfChunks(this.order.map((c) => c.doc));
   }
 
   /** Applies Firestore docChanges() for this kind. Returns true if the table changed. */

@@ -6,6 +6,7 @@ import {
   drawablePoints,
   groupData,
   groupMetrics,
+  newestOfChunks,
   plotValue,
   type ChunkDoc,
   type EpochDoc,
@@ -231,5 +232,23 @@ describe("BatchStore", () => {
     expect(st.kinds.get("test")!.table.metrics.get("loss")).toEqual([9, 8]);
     expect(st.apply([{ type: "removed", id: "test-000000" }])).toEqual(new Set(["test"]));
     expect(st.kinds.get("test")!.pointCount).toBe(0);
+  });
+});
+
+describe("the newest raw point (status card)", () => {
+  it("is the last point of the highest-index chunk, with its epoch and batch", () => {
+    const b = new BatchSeries();
+    expect(b.newest()).toBeNull();
+    b.apply([
+      { type: "added", id: id("test", 1), data: chunk(1, 11, 7, { loss: Array(7).fill(1) }, "test") },
+      { type: "added", id: id("test", 0), data: chunk(0, 1, 10, { loss: Array(10).fill(1) }, "test") },
+    ]);
+    expect(b.newest()).toEqual({ step: 17, time: 1_700_000_017, epoch: 2, batch: 7 });
+  });
+  it("ignores a chunk with no steps, and missing epoch/batch arrays read as null", () => {
+    const bare: ChunkDoc = { index: 3, step: [5, 6], time: [1, 2] };
+    expect(newestOfChunks([bare])).toEqual({ step: 6, time: 2, epoch: null, batch: null });
+    expect(newestOfChunks([{ index: 4, step: [] }])).toBeNull();
+    expect(newestOfChunks([])).toBeNull();
   });
 });

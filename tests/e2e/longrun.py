@@ -37,7 +37,9 @@ def main():
     ap.add_argument("--flush-every", type=int, default=20_000)
     a = ap.parse_args()
 
-    s = tfwatcher.Session(run_name=a.name, quiet=True, interval=0.1)
+    # System metrics on whatever the environment says: the dashboard must find them (they have
+    # no summaries of their own) and still open on the train kind (longrun.test.js).
+    s = tfwatcher.Session(run_name=a.name, quiet=True, interval=0.1, system_metrics=True)
     say(event="created", id=s.id)
     t0 = time.time()
     if a.epochs_only:

@@ -313,6 +313,25 @@ describe("status card", () => {
     }
   });
 
+  test("evaluate after fit: the call and its batch from the newest test point, not the minute-old heartbeat", async () => {
+    const w = await writer("evaluate", "evaluate progress");
+    const context = await phone();
+    const page = await context.newPage();
+    try {
+      await w.ready("evaluating");
+      await page.goto(w.share_url);
+      await page.waitForSelector('.pill[data-status="running"]');
+      await page.waitForFunction(() => document.querySelector('[data-field="step"]')?.textContent === "6 of 10");
+      assert.equal(await page.locator('[data-field="epoch"]').textContent(), "#1");
+      const doc = await readRaw(w.id, ".");
+      assert.equal(doc.mode, "evaluate");
+      assert.ok((doc.progress?.batch ?? 0) < 6, "the session document is behind: the card read the points");
+    } finally {
+      await context.close();
+      await w.stop();
+    }
+  });
+
   test("an epoch-only session has no Batches tab, whatever was remembered", async () => {
     const w = await writer("epochonly");
     const context = await phone();
@@ -413,7 +432,9 @@ describe("CSV", () => {
       assert.ok(!requested.some((u) => /csv-download/.test(u)), "the CSV code loads only on the press");
       const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-action="download-csv"]')]);
       assert.equal(download.suggestedFilename(), `tfwatcher-${w.id}.csv`);
-      const rows = parseCsv(readFileSync(await download.path(), "utf8"));
+      const bytes = readFileSync(await download.path());
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], "a UTF-8 byte-order mark for Excel");
+      const rows = parseCsv(bytes.subarray(3).toString("utf8"));
       const header = rows[0];
       const col = (n) => header.indexOf(n);
       assert.deepEqual(header.slice(0, 8), ["record", "kind", "epoch", "batch", "step", "seconds", "avg_seconds", "time"]);

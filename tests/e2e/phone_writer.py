@@ -11,6 +11,7 @@ phases and keeps the session running until stdin closes, unless the scenario fin
 Scenarios:
   layout     long names (40–63 characters, one of 10,000), 500 metrics, a config; running
   status     heartbeat=60; one epoch of 4 batches per "go"; running
+  evaluate   heartbeat=60; a 2-epoch fit, then evaluate(steps=10) logging 6 test batches; running
   epochonly  epoch records only (no batch points of any kind: system metrics off); finished
   epochsys   epoch records and system metrics (sampled once before the epochs); finished
   csv        train and test batch points and epoch records with NaN/±Inf, odd names; finished
@@ -94,20 +95,28 @@ def main():
             s.log_epoch({"loss": 1.0 / epoch, "val_loss": 1.1 / epoch}, epoch=epoch, seconds=0.25)
             say(event="logged", epoch=epoch)  # no flush: the writer sends within ~0.2 s
         wait_for_go()
-    elif scenario == "epochonly":
-        s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, system_metrics=False)
+    elif scenario == "evaluate":
+        s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, heartbeat=60,
+                              system_metrics=False)
         created(s)
-        s.start(mode="fit", epochs=3, steps=10)
-        for epoch in range(1, 4):
-            s.log_epoch({"loss": 1.0 / epoch, "val_loss": 1.2 / epoch}, epoch=epoch, seconds=0.5)
-        s.finish(wait=20)
-        say(event="ready", phase="finished")
+        s.start(mode="fit", epochs=2, steps=3)
+        for step in range(1, 7):
+            s.log_batch({"loss": 1.0 / step}, epoch=(step - 1) // 3 + 1, batch=(step - 1) % 3 + 1, seconds=0.05)
+            if step % 3 == 0:
+                s.log_epoch({"loss": 1.0 / step}, epoch=step // 3, seconds=0.15)
+        s.start(mode="evaluate", steps=10)
+        for batch in range(1, 7):
+            s.log_batch({"loss": 0.5 + batch / 100}, kind="test", epoch=1, batch=batch, seconds=0.05)
+        assert s.flush(timeout=20), "flush timed out"
+        say(event="ready", phase="evaluating")
         wait_for_go()
-    elif scenario == "epochsys":
-        s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, system_metrics=True)
+    elif scenario in ("epochonly", "epochsys"):
+        system = scenario == "epochsys"
+        s = tfwatcher.Session(run_name=name, quiet=True, dashboard_url=url, interval=0.2, system_metrics=system)
         created(s)
         s.start(mode="fit", epochs=3, steps=10)
-        s.flush(timeout=20)  # the writer's first round after start takes a system sample
+        if system:
+            s.flush(timeout=20)  # the writer's first round after start takes a system sample
         for epoch in range(1, 4):
             s.log_epoch({"loss": 1.0 / epoch, "val_loss": 1.2 / epoch}, epoch=epoch, seconds=0.5)
         s.finish(wait=20)

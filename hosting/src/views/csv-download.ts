@@ -17,7 +17,9 @@ export async function downloadSessionCsv(db: Firestore, sid: string): Promise<{ 
     epochs: epochs.docs.map((d) => [d.id, d.data() as EpochDoc] as const),
     chunks: chunks.docs.map((d) => [d.id, d.data() as ChunkDoc] as const),
   });
-  const blob = new Blob([text], { type: "text/csv;charset=utf-8" });
+  // A UTF-8 byte-order mark: without it Excel reads the file as the system's code page and
+  // garbles non-ASCII metric names (pandas strips it; docs/dashboard.md).
+  const blob = new Blob(["\ufeff", text], { type: "text/csv;charset=utf-8" });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;

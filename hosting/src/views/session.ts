@@ -55,6 +55,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   let chosenView: ViewKind | null = readView();
   let chosenHere: ViewKind | null = null; // picked on this page (not remembered from another session)
   let batchKind: string | null = null;
+  let kindPicked = false; // a kind tab pressed on this page (else train, as soon as it has points)
   let epochTable: Table | null = null;
   let epochTableVersion = -1;
   const charts = new Map<string, Chart>();
@@ -238,7 +239,10 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
    * liveProgress counts them on from the session document's progress (exact for fit).
    */
   function newestPoint(kind: string): NewestBatch | null {
-    const t = data?.batches.kinds.get(kind)?.table;
+    const series = data?.batches.kinds.get(kind);
+    const raw = series?.newest?.();
+    if (raw) return raw;
+    const t = series?.table;
     if (!t || !t.x.length) return null;
     const i = t.x.length - 1;
     const step = t.x[i];
@@ -475,7 +479,11 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
       kindTabs.hidden = true;
     } else {
       const kinds = [...data.batches.kinds.entries()].filter(([, s]) => s.pointCount > 0).map(([k]) => k);
-      if (!batchKind || !kinds.includes(batchKind)) batchKind = kinds.includes("train") ? "train" : (kinds[0] ?? "train");
+      // Train first; another kind only while train has no points; system metrics only when
+      // picked, or when nothing else is there (an epoch-only run's System view).
+      if (!kindPicked || !batchKind || !kinds.includes(batchKind)) {
+        batchKind = kinds.includes("train") ? "train" : (kinds.find((k) => k !== SYSTEM_KIND) ?? kinds[0] ?? "train");
+      }
       feed?.showKind(batchKind);
       renderKindTabs(kinds);
       series = data.batches.kinds.get(batchKind) ?? null;
@@ -588,6 +596,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
           "aria-pressed": String(k === batchKind),
           onclick: () => {
             batchKind = k;
+            kindPicked = true;
             queueRender();
           },
         }, k),
