@@ -119,7 +119,7 @@ def main() -> int:
                     cpus[kind].append(cpu)
                     if watcher is not None:
                         counted = _count_writes(watcher.session)
-                        for key in ("chunks", "epochs", "session", "points"):
+                        for key in ("chunks", "epochs", "session", "derived", "points"):
                             writes[key] += counted[key]
                         writes["seconds"] += seconds
                 for kind in paired:  # this round's ratio to this round's baseline

@@ -165,6 +165,7 @@ class Writer:
     """
 
     derived = True  # summaries and the epoch table; bench/writes.py turns them off for its baseline
+    min_round_gap = 0.2  # seconds between early rounds, however often epochs wake the thread
 
     def __init__(self, client_factory: Callable, session_path: str,
                  session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
@@ -387,11 +388,21 @@ class Writer:
     def _run(self) -> None:
         try:
             started = time.monotonic()
+            early_at = float("-inf")
             while True:
                 # Rounds start every `interval` (not `interval` after the last one ended), so
                 # a point waits at most one interval plus one commit.
-                self._wake.wait(max(0.0, started + self.interval - time.monotonic()))
+                woken = self._wake.wait(max(0.0, started + self.interval - time.monotonic()))
                 self._wake.clear()
+                if woken:
+                    # Early rounds (an epoch, a flush) come at most once a `min_round_gap`: a
+                    # fit doing 20 epochs a second sends ~5 rounds a second, not 20, each a
+                    # commit whose encoding competes with training for the GIL. An epoch a
+                    # second or slower is never held back.
+                    gap = early_at + self.min_round_gap - time.monotonic()
+                    if gap > 0 and not self._stopping:
+                        time.sleep(gap)
+                    early_at = time.monotonic()
                 started = time.monotonic()
                 self._round(started)
                 with self._idle:
