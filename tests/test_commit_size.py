@@ -44,22 +44,30 @@ def test_a_burst_of_40000_epochs_is_all_sent_at_finish(db):
 
 
 def test_a_commit_the_emulator_refuses_as_too_large_is_split(db, emulator, monkeypatch):
-    """With the byte budget switched off, a round of ~9 epoch-table parts of 600 KB goes as one
-    commit; the emulator refuses it (gRPC message over 4 MiB) and the writer splits it."""
-    import tfwatcher
+    """With the byte budget switched off, one round of ~9 epoch-table parts of 600 KB goes as
+    one commit; the emulator refuses it (gRPC message over 4 MiB) and the writer splits it.
+    The writer is driven by hand (autostart=False) so that the round holds all of them."""
+    from google.cloud import firestore
 
     monkeypatch.setattr(W, "COMMIT_BYTES", 10**12)
+    sid = "split" + "x" * 13
+    w = W.Writer(lambda: firestore.Client(project=emulator.project), f"sessions/{sid}", autostart=False)
     n = 8_000
     names = [f"output_{i:02d}_loss" for i in range(60)]
-    s = tfwatcher.Session(quiet=True, interval=0.1)
-    s.start(mode="fit", epochs=n, steps=1)
     for e in range(1, n + 1):
-        s.log_epoch({k: e + i / 100 for i, k in enumerate(names)}, epoch=e, seconds=0.01)
-    assert s.finish(wait=120), s.writer.stats
-    assert s.writer.stats["splits"] >= 1
-    assert count(db, f"sessions/{s.id}/epochs") == n
-    assert table_rows(db, s.id) == list(range(1, n + 1))
-    part = db.document(f"sessions/{s.id}/tables/epochs-0000").get().to_dict()
+        w.add_epoch(f"{e:06d}", {"schema": 1, "kind": "train", "epoch": e, "step": e, "names": names,
+                                 "values": [e + i / 100 for i in range(60)], "seconds": 0.01,
+                                 "avg_seconds": 0.01, "time": time.time()})
+    for _ in range(20):
+        w.flush(timeout=0)
+        w.step()
+        if not w.pending():
+            break
+    assert w.pending() == 0 and not w.disabled
+    assert w.stats["splits"] >= 1 and w.stats["errors"] == 0
+    assert count(db, f"sessions/{sid}/epochs") == n
+    assert table_rows(db, sid) == list(range(1, n + 1))
+    part = db.document(f"sessions/{sid}/tables/epochs-0000").get().to_dict()
     assert {x["name"] for x in part["series"]} == set(names)
 
 
