@@ -39,6 +39,17 @@ def hooked_client_factory(project: str, before_commit):
     return factory
 
 
+def drain_by_hand(writer, rounds: int = 100) -> None:
+    """Run an `autostart=False` writer's rounds by hand, as its thread would on flush, until
+    nothing is pending (each flush(timeout=0) asks for everything, summaries included)."""
+    for _ in range(rounds):
+        writer.flush(timeout=0)
+        writer.step()
+        if not writer.pending():
+            return
+    raise AssertionError(f"{writer.pending()} documents still pending after {rounds} rounds")
+
+
 def read_session(db, sid: str, system: bool = False) -> dict:
     """Everything stored for a session: the document, epochs by ID, and batch points per kind
     (chunks merged in step order) as lists of dicts. The writer's system samples (kind

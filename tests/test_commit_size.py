@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import hooked_client_factory
+from tests.helpers import drain_by_hand, hooked_client_factory
 from tfwatcher import writer as W
 
 
@@ -58,12 +58,8 @@ def test_a_commit_the_emulator_refuses_as_too_large_is_split(db, emulator, monke
         w.add_epoch(f"{e:06d}", {"schema": 1, "kind": "train", "epoch": e, "step": e, "names": names,
                                  "values": [e + i / 100 for i in range(60)], "seconds": 0.01,
                                  "avg_seconds": 0.01, "time": time.time()})
-    for _ in range(20):
-        w.flush(timeout=0)
-        w.step()
-        if not w.pending():
-            break
-    assert w.pending() == 0 and not w.disabled
+    drain_by_hand(w, 20)
+    assert not w.disabled
     assert w.stats["splits"] >= 1 and w.stats["errors"] == 0
     assert count(db, f"sessions/{sid}/epochs") == n
     assert table_rows(db, sid) == list(range(1, n + 1))
@@ -91,12 +87,8 @@ def test_production_size_refusal_splits_and_never_goes_offline(db, emulator, tmp
         w.add_epoch(f"{e:06d}", {"schema": 1, "kind": "train", "epoch": e, "step": e,
                                  "names": ["loss"], "values": [1.0 / e], "seconds": 0.1,
                                  "avg_seconds": 0.1, "time": time.time()})
-    for _ in range(20):
-        w.flush(timeout=0)
-        w.step()
-        if not w.pending():
-            break
-    assert w.pending() == 0 and not w.disabled
+    drain_by_hand(w, 20)
+    assert not w.disabled
     assert w.stats["splits"] >= 3 and w.stats["errors"] == 0
     assert count(db, f"sessions/{sid}/epochs") == 1000
     assert table_rows(db, sid) == list(range(1, 1001))

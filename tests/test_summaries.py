@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import hooked_client_factory
+from tests.helpers import drain_by_hand, hooked_client_factory
 from tfwatcher import summaries as S
 from tfwatcher.summaries import EpochTable, Summaries
 
@@ -307,12 +307,7 @@ def test_summaries_survive_an_outage(db, emulator):
         if i % 3000 == 0:
             w.step()  # fails: everything stays queued
     fail["on"] = False
-    for _ in range(100):  # rounds by hand (autostart=False), as the thread runs them on flush
-        w.flush(timeout=0)  # asks for everything, summaries included, in the next round
-        w.step()
-        if not w.pending():
-            break
-    assert w.pending() == 0
+    drain_by_hand(w)
     docs, raw = read_kind(db, sid)
     assert len(raw) == 30_000
     check(raw, docs)

@@ -262,6 +262,23 @@ describe("phone layout", () => {
   });
 });
 
+/** A finished epoch-only scenario (3 epochs) on a phone, "Batches" remembered from elsewhere. */
+async function openEpochOnly(scenario, check) {
+  const w = await writer(scenario);
+  const context = await phone();
+  await context.addInitScript(() => localStorage.setItem("tfw:view", "batches"));
+  const page = await context.newPage();
+  try {
+    await w.ready("finished");
+    await page.goto(w.share_url);
+    await page.waitForSelector('.charts[data-view="epochs"][data-points="3"] .chart');
+    await check(page);
+  } finally {
+    await context.close();
+    await w.stop();
+  }
+}
+
 describe("status card", () => {
   test("keeps up with the charts while the heartbeat is a minute away", async () => {
     const w = await writer("status", "status keeps up");
@@ -333,37 +350,20 @@ describe("status card", () => {
   });
 
   test("an epoch-only session has no Batches tab, whatever was remembered", async () => {
-    const w = await writer("epochonly");
-    const context = await phone();
-    await context.addInitScript(() => localStorage.setItem("tfw:view", "batches"));
-    const page = await context.newPage();
-    try {
-      await w.ready("finished");
-      await page.goto(w.share_url);
+    await openEpochOnly("epochonly", async (page) => {
       await page.waitForSelector('.pill[data-status="finished"]');
-      await page.waitForSelector('.charts[data-view="epochs"][data-points="3"] .chart');
       assert.equal(await page.locator('button[data-view="batches"]').isVisible(), false);
       assert.equal(await page.locator('button[data-view="epochs"]').getAttribute("aria-selected"), "true");
       assert.equal(await page.locator('[data-field="epoch"]').textContent(), "3 of 3");
       assert.equal(await page.evaluate(() => localStorage.getItem("tfw:view")), "batches"); // kept for other sessions
       await shot(page, "epoch-only-360x640");
-    } finally {
-      await context.close();
-      await w.stop();
-    }
+    });
   });
 });
 
 describe("an epoch-only session with system metrics", () => {
   test("has a System tab, not Batches; opens on the epochs even with Batches remembered", async () => {
-    const w = await writer("epochsys");
-    const context = await phone();
-    await context.addInitScript(() => localStorage.setItem("tfw:view", "batches"));
-    const page = await context.newPage();
-    try {
-      await w.ready("finished");
-      await page.goto(w.share_url);
-      await page.waitForSelector('.charts[data-view="epochs"][data-points="3"] .chart');
+    await openEpochOnly("epochsys", async (page) => {
       const tab = page.locator('button[data-view="batches"]');
       await tab.waitFor({ state: "visible" });
       assert.equal((await tab.textContent()).trim(), "System");
@@ -371,10 +371,7 @@ describe("an epoch-only session with system metrics", () => {
       await tab.click();
       await page.waitForSelector('.charts[data-view="batches:system"] .chart[data-chart*="memory_percent"]');
       assert.equal(await tab.getAttribute("aria-selected"), "true");
-    } finally {
-      await context.close();
-      await w.stop();
-    }
+    });
   });
 });
 
