@@ -59,7 +59,8 @@ def fit_once(kind: str, epochs: int, data, logdir: str):
 
 
 def measure_latency(db, n_points: int = 300, rate_hz: float = 100.0) -> list[float]:
-    """Log points at `rate_hz` through a Session; a listener notes when each becomes readable."""
+    """Log points at `rate_hz` (on an absolute schedule) through a Session; a listener on the
+    chunks notes when each becomes readable. Seconds, hook → listener. bench/writes.py uses it too."""
     import tfwatcher
 
     session = tfwatcher.Session(quiet=True)
@@ -67,20 +68,23 @@ def measure_latency(db, n_points: int = 300, rate_hz: float = 100.0) -> list[flo
     seen: dict[int, float] = {}
     done = threading.Event()
 
-    def on_snapshot(snaps, changes, read_time):
-        now = time.time()
+    def on_snapshot(_snaps, changes, _read_time):
+        now = time.perf_counter()
         for change in changes:
-            for step in change.document.to_dict().get("step", []):
+            for step in (change.document.to_dict() or {}).get("step", []):
                 seen.setdefault(step, now)
         if len(seen) >= n_points:
             done.set()
 
     watch = db.collection(f"sessions/{session.id}/batches").on_snapshot(on_snapshot)
     session.start(mode="custom")
+    t0 = time.perf_counter()
     for step in range(1, n_points + 1):
-        logged[step] = time.time()
+        wait = t0 + step / rate_hz - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        logged[step] = time.perf_counter()
         session.log_batch({"loss": 1.0 / step})
-        time.sleep(1.0 / rate_hz)
     done.wait(30)
     watch.unsubscribe()
     session.finish(wait=10)

@@ -30,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["TFWATCHER_QR"] = "0"
 
+from overhead import measure_latency  # noqa: E402  (bench/ is the script's own folder)
+
 
 def count_writes(rate: float, seconds: float, derived: bool) -> dict:
     import tfwatcher
@@ -93,37 +95,6 @@ def epoch_latency(db, epochs: int = 40, gap: float = 1.0) -> list[float]:
     return [seen[e] - logged[e] for e in logged if e in seen]
 
 
-def batch_latency(db, n_points: int = 1000, rate_hz: float = 100.0) -> list[float]:
-    import tfwatcher
-
-    s = tfwatcher.Session(quiet=True)
-    logged: dict[int, float] = {}
-    seen: dict[int, float] = {}
-    done = threading.Event()
-
-    def on_snapshot(_snaps, changes, _read_time):
-        now = time.perf_counter()
-        for change in changes:
-            for step in (change.document.to_dict() or {}).get("step", []):
-                seen.setdefault(step, now)
-        if len(seen) >= n_points:
-            done.set()
-
-    watch = db.collection(f"sessions/{s.id}/batches").on_snapshot(on_snapshot)
-    s.start(mode="custom")
-    t0 = time.perf_counter()
-    for step in range(1, n_points + 1):
-        wait = t0 + step / rate_hz - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        logged[step] = time.perf_counter()
-        s.log_batch({"loss": 1.0 / step})
-    done.wait(30)
-    watch.unsubscribe()
-    s.finish(wait=10)
-    return [seen[k] - logged[k] for k in logged if k in seen]
-
-
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -157,7 +128,7 @@ def main() -> int:
                   flush=True)
         db = firestore.Client(project=emulator.project)
         ep = epoch_latency(db)
-        bt = batch_latency(db)
+        bt = measure_latency(db, n_points=1000)
         result["epoch_latency_ms"] = {"p50": pct(ep, 0.5) * 1e3, "p95": pct(ep, 0.95) * 1e3, "n": len(ep)}
         result["batch_latency_ms"] = {"p50": pct(bt, 0.5) * 1e3, "p95": pct(bt, 0.95) * 1e3, "n": len(bt)}
         print(f"epoch → table listener: p50 {result['epoch_latency_ms']['p50']:.0f} ms, "
