@@ -105,6 +105,15 @@ function countReads(coll: string, ids: string[]): void {
   readLog.byCollection[coll] = (readLog.byCollection[coll] ?? 0) + ids.length;
   if (readLog.ids.length < 500) readLog.ids.push(...ids.map((id) => `${coll}/${id}`));
 }
+/** A chunk snapshot's changes in the shape BatchSeries.apply takes. */
+function chunkChanges(snap: QuerySnapshot): DocChange<ChunkDoc>[] {
+  return snap.docChanges().map((c) => ({
+    type: c.type,
+    id: c.doc.id,
+    data: c.type === "removed" ? undefined : (c.doc.data() as ChunkDoc),
+  }));
+}
+
 function countSnap(coll: string, snap: QuerySnapshot): void {
   if (readLog && !snap.metadata.fromCache) {
     countReads(coll, snap.docChanges().filter((c) => c.type !== "removed").map((c) => c.doc.id));
@@ -141,6 +150,8 @@ export function subscribeSession(
   };
   const root = doc(db, "sessions", sid);
   const batchesRef = collection(root, "batches");
+  /** Every chunk of one kind, by document-ID range (`{kind}-000000` … `{kind}-\uf8ff`). */
+  const kindChunks = (kind: string) => query(batchesRef, orderBy(documentId()), startAt(chunkId(kind, 0)), endAt(`${kind}-\uf8ff`));
   const summariesRef = collection(root, "summaries");
   const unsubs: Unsubscribe[] = [];
   let stopped = false;
@@ -183,11 +194,7 @@ export function subscribeSession(
         batchesRef,
         (snap) => {
           countSnap("batches", snap);
-          const changes: DocChange<ChunkDoc>[] = snap.docChanges().map((c) => ({
-            type: c.type,
-            id: c.doc.id,
-            data: c.type === "removed" ? undefined : (c.doc.data() as ChunkDoc),
-          }));
+          const changes = chunkChanges(snap);
           if (changes.length === 0) return;
           for (const k of data.batches.apply(changes)) data.changedKinds.add(k);
           emit();
@@ -394,16 +401,12 @@ export function subscribeSession(
       if (this.rawUnsub) return;
       this.mode = "raw";
       this.raw = new BatchSeries();
-      const q = query(batchesRef, orderBy(documentId()), startAt(chunkId(this.kind, 0)), endAt(`${this.kind}-\uf8ff`));
+      const q = kindChunks(this.kind);
       this.rawUnsub = onSnapshot(
         q,
         (snap) => {
           countSnap("batches", snap);
-          const changes: DocChange<ChunkDoc>[] = snap.docChanges().map((c) => ({
-            type: c.type,
-            id: c.doc.id,
-            data: c.type === "removed" ? undefined : (c.doc.data() as ChunkDoc),
-          }));
+          const changes = chunkChanges(snap);
           if (this.mode === "raw" && this.raw?.apply(changes)) this.changed();
         },
         fail("batches"),
@@ -633,7 +636,7 @@ export function subscribeSession(
       : Promise.resolve();
     const system = feeds.has(SYSTEM_KIND)
       ? Promise.resolve()
-      : getCountFromServer(query(batchesRef, orderBy(documentId()), startAt(chunkId(SYSTEM_KIND, 0)), endAt(`${SYSTEM_KIND}-\uf8ff`)))
+      : getCountFromServer(kindChunks(SYSTEM_KIND))
           .then((snap) => {
             countReads("count", [SYSTEM_KIND]); // billed as one read per 1,000 chunks counted
             placeholder(SYSTEM_KIND, snap.data().count);

@@ -115,7 +115,8 @@ function noteNonFinite(into: Map<string, NonFinite>, name: string, x: number, v:
   else into.set(name, { count: 1, firstX: x, firstValue: v });
 }
 
-function metricColumn(t: Table, name: string): Num[] {
+/** The column of a metric, made (all null, name appended) the first time it is asked for. */
+export function metricColumn(t: Table, name: string): Num[] {
   let col = t.metrics.get(name);
   if (!col) {
     col = new Array<Num>(t.x.length).fill(null);

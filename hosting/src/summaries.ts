@@ -6,7 +6,7 @@
  * the finest level that has ≤ 1,200 buckets in view, and below ~2,000 steps reads raw chunks.
  * Everything here works on plain documents, so it is unit-tested without an emulator.
  */
-import { emptyTable, plotValue, type ChunkDoc, type EpochDoc, type MetricGroup, type NonFinite, type Num, type Table } from "./series";
+import { emptyTable, metricColumn, plotValue, type ChunkDoc, type EpochDoc, type MetricGroup, type NonFinite, type Num, type Table } from "./series";
 
 /** Defaults; a head's own `widths` and `part_buckets` win (docs/schema.md). */
 export const WIDTHS = [128, 1024, 8192, 65536, 524288, 4194304];
@@ -311,16 +311,13 @@ export function rawPoints(docs: Iterable<ChunkDoc>, lo: number, hi: number): Raw
   return [...byStep.values()].sort((x, y) => x.step - y.step);
 }
 
+/** metricColumn, plus the band's columns of a new metric. */
 function col(t: Table, name: string): Num[] {
-  let c = t.metrics.get(name);
-  if (!c) {
-    c = new Array<Num>(t.x.length).fill(null);
-    t.metrics.set(name, c);
-    t.names.push(name);
+  if (!t.metrics.has(name)) {
     t.lo!.set(name, new Array<Num>(t.x.length).fill(null));
     t.hi!.set(name, new Array<Num>(t.x.length).fill(null));
   }
-  return c;
+  return metricColumn(t, name);
 }
 
 /**
