@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py --sessions 50 --seconds 60 --rate 100 [--json out.json]
 
-Starts its own emulator (`tfwatcher.emulator.Emulator`), creates N `tfwatcher.Session`s (one
+Starts its own emulator (`tfwatcher.local.emulator.Emulator`), creates N `tfwatcher.Session`s (one
 background writer thread each, as N training processes would have) and runs N threads that
 each log `rate` points a second into their own session for `seconds`. Then every session is
 finished and flushed, everything is read back, and every point is checked to be stored
@@ -15,7 +15,7 @@ points in chunks with uncommitted changes, per writer and over all writers), flu
 `log_batch` call (p50/p99), and CPU: the writer threads (from /proc), the logging threads,
 the whole process and the emulator's JVM.
 
-`run()` is what tests/test_load.py calls (with the test suite's emulator).
+`run()` is what tests/read/test_load.py calls (with the test suite's emulator).
 """
 
 from __future__ import annotations
@@ -104,11 +104,11 @@ def verify(points, n: int) -> dict:
 def run(sessions: int = 50, seconds: float = 60.0, rate: float = 100.0, emulator=None,
         interval: float = 1.0, flush_timeout: float = 300.0, progress=None) -> dict:
     """Run the load; returns the report (see the module docstring). `emulator`: a running
-    `tfwatcher.emulator.Emulator` to use; by default one is started and stopped here."""
+    `tfwatcher.local.emulator.Emulator` to use; by default one is started and stopped here."""
     from google.cloud import firestore
 
     import tfwatcher
-    from tfwatcher.emulator import Emulator
+    from tfwatcher.local.emulator import Emulator
 
     say = progress or (lambda _msg: None)
     own = emulator is None

@@ -99,7 +99,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from tfwatcher import demo
-    from tfwatcher.emulator import Emulator
+    from tfwatcher.local.emulator import Emulator
 
     emulator = Emulator(log_path=os.path.join(tempfile.gettempdir(), "bench-emulator.log")).start()
     os.environ.update(emulator.env())
@@ -185,7 +185,7 @@ def _count_writes(session) -> dict:
 
 if __name__ == "__main__":
     # Every writer records what it sent, by kind, for _count_writes.
-    from tfwatcher import writer as _writer
+    from tfwatcher.record import writer as _writer
 
     _orig_commit = _writer.Writer._commit
 

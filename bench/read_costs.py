@@ -6,7 +6,7 @@ Starts its own Firestore emulator, writes finished sessions of the given lengths
 points; 1,000 batches per epoch; chunks of ~500 points, as a run at a few hundred batches a
 second makes them) with the real package, then counts the reads each command makes, as
 Firestore bills them (one per document returned, at least one per query, one per 1,000
-entries of a count, one per document a listener delivers: `tfwatcher.data.ReadCounter`):
+entries of a count, one per document a listener delivers: `tfwatcher.read.load.ReadCounter`):
 
 * load/export: everything (`1 + E + C`: the session, E epoch records, C chunks);
 * watch, start-up: the session (a plain read, then its listener), the newest 120 epoch
@@ -53,7 +53,8 @@ def write_session(length: int, steps: int = 1000):
 
 
 def watch_start_reads(client, sid: str) -> int:
-    from tfwatcher import data, watch
+    from tfwatcher.read import load as data
+    from tfwatcher.read import watch
 
     counter = data.ReadCounter()
     counter.query(1)  # the plain read `tfwatcher watch` makes first
@@ -71,7 +72,8 @@ def watch_start_reads(client, sid: str) -> int:
 
 def live_reads(client, seconds: float, rate: int = 200) -> dict:
     import tfwatcher
-    from tfwatcher import data, watch
+    from tfwatcher.read import load as data
+    from tfwatcher.read import watch
 
     s = tfwatcher.Session(quiet=True)  # the defaults: interval 1 s, heartbeat 10 s
     s.start(mode="fit", epochs=1000, steps=1000)
@@ -117,8 +119,8 @@ def live_reads(client, seconds: float, rate: int = 200) -> dict:
 def run(lengths, live_seconds: float, emulator=None) -> dict:
     from google.cloud import firestore
 
-    from tfwatcher import data
-    from tfwatcher.emulator import Emulator
+    from tfwatcher.read import load as data
+    from tfwatcher.local.emulator import Emulator
 
     own = emulator is None
     if own:

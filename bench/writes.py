@@ -35,7 +35,7 @@ from overhead import measure_latency  # noqa: E402  (bench/ is the script's own 
 
 def count_writes(rate: float, seconds: float, derived: bool) -> dict:
     import tfwatcher
-    from tfwatcher import writer as writer_module
+    from tfwatcher.record import writer as writer_module
 
     writer_module.Writer.derived = derived
     try:
@@ -109,7 +109,7 @@ def main() -> int:
 
     from google.cloud import firestore
 
-    from tfwatcher.emulator import Emulator
+    from tfwatcher.local.emulator import Emulator
 
     emulator = Emulator(log_path=os.path.join(tempfile.gettempdir(), "bench-writes-emulator.log")).start()
     os.environ.update(emulator.env())
@@ -144,7 +144,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from tfwatcher import writer as _writer
+    from tfwatcher.record import writer as _writer
 
     _orig_commit = _writer.Writer._commit
 

@@ -3,9 +3,9 @@ import { VitePWA } from "vite-plugin-pwa";
 
 export default defineConfig({
   server: {
-    // src/sid.ts imports the one session ID format, tfwatcher/sid_format.json, from outside
+    // src/contract.ts imports the data contract, tfwatcher/base/contract.json, from outside
     // this folder: let the dev server serve that file (the build inlines it).
-    fs: { allow: [".", "../tfwatcher/sid_format.json"] },
+    fs: { allow: [".", "../tfwatcher/base/contract.json"] },
   },
   build: {
     target: "es2022",

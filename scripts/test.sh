@@ -11,11 +11,11 @@ status=0
 echo "== Python tests (pytest, Firestore emulator)"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=1
 
-# Each JavaScript suite's `npm test` starts the emulator it needs (python -m tfwatcher.emulator).
+# Each JavaScript suite's `npm test` starts the emulator it needs (python -m tfwatcher.local.emulator).
 # Rules and browsers need Google's emulator; without it these suites are skipped, loudly.
 export TFWATCHER_EMULATOR_KIND=official
 official=1
-if ! .venv/bin/python -m tfwatcher.emulator --which | grep -q '^official'; then
+if ! .venv/bin/python -m tfwatcher.local.emulator --which | grep -q '^official'; then
   official=0
   echo "!! SKIPPED: tests/rules and tests/e2e need Google's Firestore emulator (rules, WebChannel),"
   echo "!! which this machine lacks. Install it: gcloud components install cloud-firestore-emulator"

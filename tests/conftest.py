@@ -16,7 +16,7 @@ os.environ["TFWATCHER_SYSTEM_METRICS"] = "0"
 
 import pytest  # noqa: E402
 
-from tfwatcher.emulator import Emulator, EmulatorNotFound  # noqa: E402
+from tfwatcher.local.emulator import Emulator, EmulatorNotFound  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -40,7 +40,7 @@ def emulator():
     os.environ.update(emu.env())
     yield emu
     # Sessions a test left open end here, while the emulator still answers.
-    from tfwatcher import session as session_module
+    from tfwatcher.record import session as session_module
 
     for s in list(session_module._SESSIONS):
         if s.status == "running":
@@ -69,7 +69,7 @@ def db(emulator):
 @pytest.fixture(autouse=True)
 def fresh_shared_session(monkeypatch):
     """Callbacks share the process's open session; each test starts without one."""
-    import tfwatcher.session as session_module
+    import tfwatcher.record.session as session_module
 
     monkeypatch.setattr(session_module, "_shared", None)
     monkeypatch.setenv("TFWATCHER_QR", "0")

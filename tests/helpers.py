@@ -53,7 +53,7 @@ def drain_by_hand(writer, rounds: int = 100) -> None:
 def read_session(db, sid: str, system: bool = False) -> dict:
     """Everything stored for a session: the document, epochs by ID, and batch points per kind
     (chunks merged in step order) as lists of dicts. The writer's system samples (kind
-    `system`, tests/test_config_system.py) are left out unless `system`."""
+    `system`, tests/record/test_config_system.py) are left out unless `system`."""
     root = db.document(f"sessions/{sid}")
     snap = root.get()
     epochs = {d.id: d.to_dict() for d in root.collection("epochs").stream()}

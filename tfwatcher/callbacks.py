@@ -24,10 +24,10 @@ from statistics import mean
 
 import keras
 
-from . import lifecycle
-from .schedule import Schedule
-from .session import Session, normalize_config, shared_session
-from .values import scalar_metrics, to_float
+from tfwatcher.record import lifecycle
+from tfwatcher.record.schedule import Schedule
+from tfwatcher.record.session import Session, normalize_config, shared_session
+from tfwatcher.record.values import scalar_metrics, to_float
 
 _perf = time.perf_counter
 

@@ -20,93 +20,9 @@ import sys
 import threading
 from pathlib import Path
 
-from . import config
-from .emulator import DEFAULT_PROJECT, Emulator, EmulatorNotFound
-
-
-def lan_ip() -> str:
-    """This machine's address on the LAN (a UDP connect sends no packet)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
-            return s.getsockname()[0]
-    except OSError:
-        return "127.0.0.1"
-
-
-class LocalMode:
-    """The emulator and the dashboard server, with the state file callbacks look for.
-
-    The emulator listens on 127.0.0.1 only, whatever `host` is: it answers anyone who says
-    `Authorization: Bearer owner` as an admin, and `/emulator/*` wipes data or replaces the
-    rules. Python on this machine reaches it directly (gRPC on loopback; `local.json` says
-    where); browsers, on the LAN or not, reach it only through the dashboard server, which
-    forwards what the Firestore JS SDK needs and nothing else (tfwatcher/serve.py).
-    """
-
-    def __init__(self, port: int = 5000, emulator_port: int = 8080, host: str = "0.0.0.0",
-                 data_dir: str | None = None, dist: str | None = None):
-        from .serve import DEFAULT_DIST, DashboardServer
-
-        self.data_dir = Path(data_dir) if data_dir else None
-        rules = Path(__file__).resolve().parents[1] / "firestore.rules"
-        if not rules.exists():  # installed from a wheel: the copy next to the dashboard
-            rules = Path(__file__).resolve().parent / "dashboard" / "firestore.rules"
-        self.host = host
-        self.emulator = Emulator(host="127.0.0.1", port=emulator_port,
-                                 rules=rules if rules.exists() else None,
-                                 import_dir=self.data_dir, export_dir=self.data_dir,
-                                 log_path=str(Path(config.LOCAL_STATE).parent / "emulator.log"),
-                                 fallback=False)  # browsers need Google's emulator
-        Path(config.LOCAL_STATE).parent.mkdir(parents=True, exist_ok=True)
-        self.emulator.start()
-        try:
-            self.server = DashboardServer(dist or DEFAULT_DIST, host=host, port=port,
-                                          emulator_port=self.emulator.port).start()
-        except Exception:
-            self.emulator.stop()
-            raise
-        ip = lan_ip() if host in ("0.0.0.0", "::") else host
-        self.url = f"http://{f'[{ip}]' if ':' in ip else ip}:{self.server.port}"
-        self.on_lan = not _is_loopback(host)
-        os.environ.update(self.emulator.env())
-        os.environ["TFWATCHER_DASHBOARD_URL"] = self.url
-        config.LOCAL_STATE.write_text(json.dumps({
-            "pid": os.getpid(), "emulator": self.emulator.address,
-            "project": DEFAULT_PROJECT, "dashboard": self.url}))
-
-    def reachability(self) -> list[str]:
-        """What this machine now serves, and to whom: the start banner."""
-        lines = []
-        if self.on_lan:
-            lines.append(f"On the network: the dashboard at {self.url}/ (read-only share views, "
-                         f"and Stop for those holding an owner link).")
-        else:
-            lines.append(f"This machine only: the dashboard at {self.url}/ "
-                         f"(--host {self.host}: nothing is reachable from the network).")
-        lines.append(f"This machine only: the Firestore emulator at {self.emulator.address} "
-                     "(loopback only, as it grants admin access; Python on this machine finds it "
-                     "by itself).")
-        return lines
-
-    def stop(self) -> None:
-        try:
-            config.LOCAL_STATE.unlink()
-        except FileNotFoundError:
-            pass
-        self.server.stop()
-        self.emulator.stop()
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from tfwatcher.base import project
+from tfwatcher.local.emulator import EmulatorNotFound
+from tfwatcher.local.mode import LocalMode
 
 
 def _wait_for_ctrl_c() -> None:
@@ -122,7 +38,7 @@ def _wait_for_ctrl_c() -> None:
 def cmd_local(args) -> int:
     from rich.console import Console
 
-    from .display import qr_text
+    from tfwatcher.base.display import qr_text
 
     console = Console(highlight=False)
     try:
@@ -141,7 +57,8 @@ def cmd_local(args) -> int:
             sys.stdout.write(qr_text(local.url + "/"))
         if args.demo:
             os.environ.setdefault("TFWATCHER_QR", "1")
-            from . import callbacks, demo
+            from tfwatcher import callbacks
+            from tfwatcher import demo
 
             watcher = callbacks.Watcher(run_name="tutorial demo", predict_batches=None)
             demo.train([watcher], epochs=args.epochs, source=args.data_source)
@@ -161,8 +78,8 @@ def cmd_sync(args) -> int:
     """Upload the spool files (`~/.tfwatcher/spool/*.jsonl`), deleting each only once all of it
     is committed. Whatever stops it is one message, never a traceback. Exit status: 0 all
     uploaded (or nothing to do), 1 something is left, 2 no project configured."""
-    from . import access
-    from .writer import SPOOL_DIR, SpoolError, read_spool, remove_spool, upload_rows
+    from tfwatcher.base import access
+    from tfwatcher.record.writer import SPOOL_DIR, SpoolError, read_spool, remove_spool, upload_rows
 
     folder = Path(args.dir) if args.dir else SPOOL_DIR
     files = sorted(folder.glob("*.jsonl"))
@@ -174,8 +91,8 @@ def cmd_sync(args) -> int:
               file=sys.stderr)
         return 2
     try:
-        target = config.resolve(args.project)
-    except (config.NotConfigured, ValueError) as err:
+        target = project.resolve(args.project)
+    except (project.NotConfigured, ValueError) as err:
         path = access.missing_key_file()
         why = (f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist: point it at "
                f"your service-account key file (its project is used unless --project names "
@@ -239,20 +156,20 @@ def cmd_sync(args) -> int:
 
 
 def _unreachable(err: BaseException) -> bool:
-    from .writer import _transient
+    from tfwatcher.base.access import is_transient
 
-    return _transient(err)
+    return is_transient(err)
 
 
 def _first_line(err: BaseException) -> str:
-    from .access import first_line
+    from tfwatcher.base.access import first_line
 
     return first_line(err)
 
 
 def cmd_export(args) -> int:
     """`tfwatcher export SID`: see tfwatcher/data.py and docs/data.md."""
-    from .data import export_command
+    from tfwatcher.read.load import export_command
 
     fmt, folder = ("parquet", args.parquet) if args.parquet else ("csv", args.csv)
     return export_command(args.sid, fmt, folder, args.project, args.timeout)
@@ -260,7 +177,7 @@ def cmd_export(args) -> int:
 
 def cmd_watch(args) -> int:
     """`tfwatcher watch SID`: see tfwatcher/watch.py and docs/data.md."""
-    from .watch import watch_command
+    from tfwatcher.read.watch import watch_command
 
     return watch_command(args.sid, args.project, once=args.once, batches=args.batches,
                          timeout=args.timeout)
@@ -296,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--timeout", type=float, default=30.0,
                       help="seconds each commit may take, retries included (default 30)")
     sync.set_defaults(func=cmd_sync)
-    from . import deploy, doctor  # `tfwatcher deploy` and `tfwatcher doctor` (issue 14)
+    from tfwatcher.setup import deploy, doctor
 
     deploy.add_parser(sub)
     doctor.add_parser(sub)

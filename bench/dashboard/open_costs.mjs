@@ -166,7 +166,7 @@ async function main() {
 
 if (!process.env.FIRESTORE_EMULATOR_HOST) {
   mkdirSync(join(repo, "test-artifacts"), { recursive: true });
-  const child = spawn(join(repo, ".venv", "bin", "python"), ["-m", "tfwatcher.emulator", "--rules", join(repo, "firestore.rules"),
+  const child = spawn(join(repo, ".venv", "bin", "python"), ["-m", "tfwatcher.local.emulator", "--rules", join(repo, "firestore.rules"),
     "--log", join(repo, "test-artifacts", "bench-open-costs-emulator.log"), "--", process.execPath, fileURLToPath(import.meta.url), ...args],
   { stdio: "inherit", cwd: repo });
   child.on("exit", (code) => process.exit(code ?? 1));

@@ -3,8 +3,8 @@
 //   (cd hosting && npm ci && npm run build); (cd tests/e2e && npm ci); (cd bench/dashboard && npm ci)
 //   PATH=$PWD/.venv/bin:$PATH node bench/dashboard/run.mjs [--runs 5] [--lighthouse-runs 1] [--no-lighthouse]
 //
-// Starts its own Firestore emulator (python -m tfwatcher.emulator) unless FIRESTORE_EMULATOR_HOST
-// is set, serves hosting/dist with python -m tfwatcher.serve, seeds sessions with
+// Starts its own Firestore emulator (python -m tfwatcher.local.emulator) unless FIRESTORE_EMULATOR_HOST
+// is set, serves hosting/dist with python -m tfwatcher.local.server, seeds sessions with
 // tests/e2e/seed.py, and drives Debian's Chromium (playwright-core from tests/e2e, Lighthouse
 // 12.2.3 with chrome-launcher from this folder). Prints a table and writes
 // test-artifacts/bench-dashboard.json.
@@ -229,7 +229,7 @@ if (!process.env.FIRESTORE_EMULATOR_HOST) {
   // Re-run this script inside an emulator (it sets FIRESTORE_EMULATOR_HOST and GCLOUD_PROJECT).
   mkdirSync(join(repo, "test-artifacts"), { recursive: true });
   const python = join(repo, ".venv", "bin", "python");
-  const child = spawn(python, ["-m", "tfwatcher.emulator", "--rules", join(repo, "firestore.rules"),
+  const child = spawn(python, ["-m", "tfwatcher.local.emulator", "--rules", join(repo, "firestore.rules"),
     "--log", join(repo, "test-artifacts", "bench-emulator.log"), "--", process.execPath, fileURLToPath(import.meta.url), ...args],
   { stdio: "inherit", cwd: repo });
   child.on("exit", (code) => process.exit(code ?? 1));

@@ -8,7 +8,7 @@
  */
 import { displaySid, SID_PATTERN } from "./sid";
 
-// Canonical session IDs only (tfwatcher/sid_format.json, through sid.ts): new and legacy.
+// Canonical session IDs only (tfwatcher/base/contract.json, through sid.ts): new and legacy.
 const SID = SID_PATTERN;
 
 const TITLES: Record<string, string> = {

@@ -1,11 +1,13 @@
 /**
- * Session IDs. The format lives in one file, `tfwatcher/sid_format.json`, shared with the
+ * Session IDs. The format lives in the data contract (`tfwatcher/base/contract.json`), shared with the
  * Python package and the tests: 18 characters from an alphabet without 0 1 i l o (89 bits),
  * shown in groups of 6 (`x7kq2m-9hfw4c-pd3ntr`); sessions made by older versions have
  * 7-character IDs and still open. URLs and Firestore use the canonical form (no separators,
  * lower case); the page shows the grouped form.
  */
-import format from "../../tfwatcher/sid_format.json";
+import { CONTRACT } from "./contract";
+
+const format = CONTRACT.session_id;
 
 export const SID_ALPHABET: string = format.alphabet;
 export const SID_LENGTH: number = format.length;

@@ -26,7 +26,7 @@ describe("displayFromPayload", () => {
   });
 });
 
-describe("session IDs of the current format (tfwatcher/sid_format.json)", () => {
+describe("session IDs of the current format (tfwatcher/base/contract.json)", () => {
   const SID = "x7kq2m9hfw4cpd3ntr";
   test("a push for an 18-character ID shows its grouped form and opens its canonical page", () => {
     const d = displayFromPayload({ data: { sid: SID, event: "finished" } });

@@ -8,9 +8,9 @@ const SID = "x7kq2m9hfw4cpd3ntr";
 const GROUPED = "x7kq2m-9hfw4c-pd3ntr";
 const LEGACY = "k3m9x2p";
 
-describe("the format comes from tfwatcher/sid_format.json", () => {
+describe("the format comes from the contract, tfwatcher/base/contract.json", () => {
   it("is the same file the Python package reads", () => {
-    const file = JSON.parse(readFileSync(new URL("../../tfwatcher/sid_format.json", import.meta.url), "utf8"));
+    const file = JSON.parse(readFileSync(new URL("../../tfwatcher/base/contract.json", import.meta.url), "utf8")).session_id;
     expect(SID_ALPHABET).toBe(file.alphabet);
     expect(SID_LENGTH).toBe(file.length);
     expect(SID_LEGACY_LENGTH).toBe(file.legacy_length);

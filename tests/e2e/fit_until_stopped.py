@@ -11,7 +11,7 @@ command ends a fit in a test's lifetime. A safety net stops each fit SAFETY_SECO
 120) after it began, so a failed test never leaves it running; the test sees that as
 `"safety": true`. With `--fits N` (default 1) the same model and the same callback (one session)
 fit N times in a row, like re-running a notebook cell: each fit is a new run of the session.
-Uses FIRESTORE_EMULATOR_HOST / TFWATCHER_PROJECT from the environment (python -m tfwatcher.emulator).
+Uses FIRESTORE_EMULATOR_HOST / TFWATCHER_PROJECT from the environment (python -m tfwatcher.local.emulator).
 """
 
 import json

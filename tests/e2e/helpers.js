@@ -1,4 +1,4 @@
-// Shared fixtures for the e2e tests: the dashboard server (tfwatcher.serve) pointed at the
+// Shared fixtures for the e2e tests: the dashboard server (tfwatcher.local.server) pointed at the
 // emulator that `npm test` started, Chromium via playwright-core, and Python writers.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -91,13 +91,13 @@ function stopChild(child) {
 }
 
 /**
- * `python -m tfwatcher.serve` on a free port: the built app plus /__/firebase/init.json, and
+ * `python -m tfwatcher.local.server` on a free port: the built app plus /__/firebase/init.json, and
  * the proxy through which the browser reaches the emulator (tfwatcher/serve.py).
  */
 export async function startDashboard({ project } = {}) {
   if (!existsSync(join(dist, "index.html"))) throw new Error(`No build in ${dist}: run npm run build in hosting/`);
   const port = await freePort();
-  const child = spawnChild(python(), ["-m", "tfwatcher.serve", "--dist", dist, "--port", String(port),
+  const child = spawnChild(python(), ["-m", "tfwatcher.local.server", "--dist", dist, "--port", String(port),
     "--emulator-port", String(emulatorAddress().port), ...(project ? ["--project", project] : [])], { cwd: repo });
   const next = lineQueue(child.stdout);
   await next((l) => l.startsWith("Serving"), 30_000).catch((e) => {

@@ -93,7 +93,7 @@ const FORWARDED = [
 const STATIC = /^\/($|s\/|assets\/|icons\/|favicon\.svg$|manifest\.webmanifest$|sw\.js$|registerSW\.js$|__\/firebase\/init\.json$)/;
 
 test("local mode on the LAN address: emulator on loopback only; live view and Stop through the proxy; no CSP violation", { timeout: 300_000 }, async (t) => {
-  const ip = execFileSync(python(), ["-c", "from tfwatcher.cli import lan_ip; print(lan_ip())"], { cwd: repo }).toString().trim();
+  const ip = execFileSync(python(), ["-c", "from tfwatcher.local.mode import lan_ip; print(lan_ip())"], { cwd: repo }).toString().trim();
   if (ip === "127.0.0.1" || ip.startsWith("127.")) {
     t.skip("this machine has no non-loopback IPv4 address: the LAN cannot be tested here");
     return;

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from google.cloud import firestore
 
-# The one session ID format (tfwatcher/sid_format.json), read directly so this script needs
+# The one session ID format (tfwatcher/base/contract.json), read directly so this script needs
 # nothing but google-cloud-firestore.
-FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "sid_format.json").read_text())
+FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "base" / "contract.json").read_text())["session_id"]
 ALPHABET = FORMAT["alphabet"]
 
 

@@ -6,7 +6,7 @@ Prints one JSON line per event on stdout: first {"event": "created", "id", "owne
 "share_url", "owner_url"}, then {"event": "ready", "phase": ...} after each phase is flushed
 into Firestore. Between phases of the `live` scenario it waits for a line on stdin, so the
 test can check the dashboard while this process is still writing.
-Uses FIRESTORE_EMULATOR_HOST / TFWATCHER_PROJECT from the environment (python -m tfwatcher.emulator).
+Uses FIRESTORE_EMULATOR_HOST / TFWATCHER_PROJECT from the environment (python -m tfwatcher.local.emulator).
 """
 
 import json

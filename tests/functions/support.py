@@ -56,9 +56,9 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-# The one session ID format, tfwatcher/sid_format.json (read as a file: these tests may run
+# The one session ID format, in tfwatcher/base/contract.json (read as a file: these tests may run
 # where the tfwatcher package is not installed).
-SID_FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "sid_format.json").read_text())
+SID_FORMAT = json.loads((Path(__file__).resolve().parents[2] / "tfwatcher" / "base" / "contract.json").read_text())["session_id"]
 
 
 def new_sid() -> str:

@@ -2,7 +2,7 @@
 // database before every test, seed data written with rules disabled, and the emulator's
 // rule-coverage report saved after the file's tests.
 //
-// Run through `npm test`, which starts a Firestore emulator (python -m tfwatcher.emulator)
+// Run through `npm test`, which starts a Firestore emulator (python -m tfwatcher.local.emulator)
 // and sets FIRESTORE_EMULATOR_HOST for us.
 import { after, before, beforeEach } from 'node:test';
 import { createHash } from 'node:crypto';
@@ -42,7 +42,7 @@ function emulatorAddress() {
   const value = process.env.FIRESTORE_EMULATOR_HOST;
   if (!value) {
     throw new Error('FIRESTORE_EMULATOR_HOST is not set: run these tests with `npm test`, '
-      + 'which starts the Firestore emulator (python -m tfwatcher.emulator).');
+      + 'which starts the Firestore emulator (python -m tfwatcher.local.emulator).');
   }
   const i = value.lastIndexOf(':');
   return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };

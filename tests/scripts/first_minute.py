@@ -1,4 +1,4 @@
-"""A user's first minute, run by tests/test_access.py in a clean environment.
+"""A user's first minute, run by tests/base/test_access.py in a clean environment.
 
     python first_minute.py fit [WATCHER_KWARGS_JSON]   # a tiny real Keras fit with a Watcher
     python first_minute.py session                     # tfwatcher.Session used directly

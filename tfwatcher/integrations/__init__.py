@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from ..session import Session, normalize_config, shared_session
+from tfwatcher.record.session import Session, normalize_config, shared_session
 
 __all__ = ["make_session", "Off", "rank_from_env", "stop_allowed", "SESSION_OPTIONS"]
 

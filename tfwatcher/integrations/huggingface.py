@@ -28,8 +28,8 @@ import time
 
 from transformers import TrainerCallback
 
-from .. import lifecycle
-from ..values import scalar_metrics
+from tfwatcher.record import lifecycle
+from tfwatcher.record.values import scalar_metrics
 from . import make_session, rank_from_env, stop_allowed
 
 __all__ = ["TFWatcherCallback", "register"]

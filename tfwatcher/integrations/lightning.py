@@ -37,7 +37,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-from ..values import scalar_metrics
+from tfwatcher.record.values import scalar_metrics
 from . import Off, make_session, stop_allowed
 
 __all__ = ["TFWatcherLogger"]
