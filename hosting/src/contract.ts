@@ -36,3 +36,7 @@ export const tablePartId = (part: number) => fill(DOCS.table_part, { part });
 export const summaryPartId = (kind: string, level: number, part: number) => fill(DOCS.summary_part, { kind, level, part });
 export const summaryHeadId = (kind: string) => fill(DOCS.summary_head, { kind });
 export const stopId = (run: number) => fill(DOCS.stop, { run });
+
+/** `sessions/{sid}`, and a collection under it by its contract key (epochs, batches, ...). */
+export const sessionPath = (sid: string) => `${COLLECTIONS.sessions}/${sid}`;
+export const collectionPath = (sid: string, collection: keyof typeof COLLECTIONS) => `${sessionPath(sid)}/${COLLECTIONS[collection]}`;

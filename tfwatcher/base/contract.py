@@ -75,3 +75,13 @@ def summary_head_id(kind: str) -> str:
 
 def stop_id(run: int) -> str:
     return fill(DOCUMENTS["stop"], run=run)
+
+
+def collection_path(sid: str, collection: str) -> str:
+    """`sessions/{sid}/{collection}`, `collection` a key of "collections" (epochs, batches, ...)."""
+    return f"{session_path(sid)}/{COLLECTIONS[collection]}"
+
+
+def doc_path(sid: str, collection: str, doc_id: str) -> str:
+    """`sessions/{sid}/{collection}/{doc_id}`."""
+    return f"{collection_path(sid, collection)}/{doc_id}"
