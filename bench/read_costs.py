@@ -6,7 +6,7 @@ Starts its own Firestore emulator, writes finished sessions of the given lengths
 points; 1,000 batches per epoch; chunks of ~500 points, as a run at a few hundred batches a
 second makes them) with the real package, then counts the reads each command makes, as
 Firestore bills them (one per document returned, at least one per query, one per 1,000
-entries of a count, one per document a listener delivers: `tfwatcher.read.load.ReadCounter`):
+entries of a count, one per document a listener delivers: `tfwatcher.read.firestore.ReadCounter`):
 
 * load/export: everything (`1 + E + C`: the session, E epoch records, C chunks);
 * watch, start-up: the session (a plain read, then its listener), the newest 120 epoch
@@ -58,10 +58,10 @@ def watch_start_reads(client, sid: str) -> int:
 
     counter = data.ReadCounter()
     counter.query(1)  # the plain read `tfwatcher watch` makes first
-    w = watch.Watcher(client, sid, counter=counter)
+    w = watch.SessionListener(client, sid, counter=counter)
     w.start()
     try:
-        assert w._first["session"].wait(30)
+        assert w.wait_session(30)
         w.follow_batches()
         assert w.wait_first(30)
         time.sleep(0.5)
@@ -80,9 +80,9 @@ def live_reads(client, seconds: float, rate: int = 200) -> dict:
     assert s.flush(30)
     counter = data.ReadCounter()
     counter.query(1)
-    w = watch.Watcher(client, s.id, counter=counter)
+    w = watch.SessionListener(client, s.id, counter=counter)
     w.start()
-    assert w._first["session"].wait(30)
+    assert w.wait_session(30)
     w.follow_batches()
     assert w.wait_first(30)
     start_reads = counter.reads

@@ -21,7 +21,7 @@ import firebase_admin
 from firebase_functions import firestore_fn, logger, options, params, scheduler_fn
 from google.cloud import firestore
 
-from tfw_functions import config, notify, purge, sweep
+from tfw_functions import config, contract, notify, purge, sweep
 
 STALL_MINUTES = params.IntParam(
     config.STALL_MINUTES_ENV, default=config.DEFAULT_STALL_MINUTES,
@@ -53,7 +53,7 @@ def db() -> firestore.Client:
     return _db
 
 
-@firestore_fn.on_document_updated(document="sessions/{sid}")
+@firestore_fn.on_document_updated(document=contract.COLLECTIONS["sessions"] + "/{sid}")
 def notifysession(event: firestore_fn.Event[firestore_fn.Change[firestore_fn.DocumentSnapshot]]):
     change = event.data
     if change is None or change.after is None or not change.after.exists:

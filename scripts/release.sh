@@ -39,6 +39,7 @@ cp firestore.rules firestore.indexes.json firebase.json "$FB/"
 cp functions/main.py functions/requirements.txt "$FB/functions/"
 [ -f functions/.env ] && cp functions/.env "$FB/functions/.env"
 cp -r functions/tfw_functions "$FB/functions/tfw_functions"
+cp tfwatcher/base/contract.json "$FB/functions/tfw_functions/contract.json"  # the functions' data contract
 find "$FB" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +
 
 rm -f "$OUT/tf_watcher-$VERSION"* "$OUT/tf-watcher-$VERSION"*
@@ -57,6 +58,7 @@ need = ["tfwatcher/dashboard/index.html", "tfwatcher/dashboard/firestore.rules",
         "tfwatcher/firebase/firebase.json", "tfwatcher/firebase/functions/main.py",
         "tfwatcher/firebase/functions/requirements.txt",
         "tfwatcher/firebase/functions/tfw_functions/__init__.py",
+        "tfwatcher/firebase/functions/tfw_functions/contract.json",
         "tfwatcher/deploy.py", "tfwatcher/doctor.py"]
 names = set(zipfile.ZipFile(wheel).namelist())
 missing = [n for n in need if n not in names]

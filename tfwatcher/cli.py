@@ -79,7 +79,7 @@ def cmd_sync(args) -> int:
     is committed. Whatever stops it is one message, never a traceback. Exit status: 0 all
     uploaded (or nothing to do), 1 something is left, 2 no project configured."""
     from tfwatcher.base import access
-    from tfwatcher.record.writer import SPOOL_DIR, SpoolError, read_spool, remove_spool, upload_rows
+    from tfwatcher.record.spool import SPOOL_DIR, SpoolError, read_spool, remove_spool, upload_rows
 
     folder = Path(args.dir) if args.dir else SPOOL_DIR
     files = sorted(folder.glob("*.jsonl"))
@@ -168,15 +168,16 @@ def _first_line(err: BaseException) -> str:
 
 
 def cmd_export(args) -> int:
-    """`tfwatcher export SID`: see tfwatcher/data.py and docs/data.md."""
-    from tfwatcher.read.load import export_command
+    """`tfwatcher export SID`: see tfwatcher/read/export.py and docs/data.md."""
+    from tfwatcher.read.export import export_command
 
     fmt, folder = ("parquet", args.parquet) if args.parquet else ("csv", args.csv)
-    return export_command(args.sid, fmt, folder, args.project, args.timeout)
+    return export_command(args.sid, fmt, folder, args.project, args.timeout,
+                          raw_cells=args.raw_cells)
 
 
 def cmd_watch(args) -> int:
-    """`tfwatcher watch SID`: see tfwatcher/watch.py and docs/data.md."""
+    """`tfwatcher watch SID`: see tfwatcher/read/watch.py and docs/data.md."""
     from tfwatcher.read.watch import watch_command
 
     return watch_command(args.sid, args.project, once=args.once, batches=args.batches,
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     export_fmt.add_argument("--csv", metavar="FOLDER", help="write epochs.csv and batches.csv here "
                             "(the default, into ./tfwatcher-SID)")
     export_fmt.add_argument("--parquet", metavar="FOLDER", help="write .parquet files here (needs pyarrow)")
+    export.add_argument("--raw-cells", action="store_true",
+                        help="CSV text cells exactly as stored: no ' before a cell starting with "
+                             "=, +, -, @, tab or CR (which spreadsheets run as a formula)")
     export.add_argument("--project", default=None)
     export.add_argument("--timeout", type=float, default=10.0,
                         help="seconds the first read may take, retries included (default 10)")

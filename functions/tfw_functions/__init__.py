@@ -4,6 +4,6 @@
 and returns what it did, so the tests call it directly against the Firestore emulator.
 """
 
-from . import config, notify, purge, sweep
+from . import config, contract, message, notify, purge, sweep
 
-__all__ = ["config", "notify", "purge", "sweep"]
+__all__ = ["config", "contract", "message", "notify", "purge", "sweep"]

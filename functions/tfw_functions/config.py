@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-DEFAULT_STALL_MINUTES = 10
+from . import contract
+
+# The contract's stall rule (stall.marked_after_seconds): 10 minutes without a heartbeat.
+DEFAULT_STALL_MINUTES = round(contract.STALL_MARKED_AFTER / 60)
 DEFAULT_RETENTION_DAYS = 30
 
 STALL_MINUTES_ENV = "TFWATCHER_STALL_MINUTES"

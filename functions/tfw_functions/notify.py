@@ -33,20 +33,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
-import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import firebase_admin.exceptions
 from firebase_admin import messaging
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
-STATUS_EVENTS = ("finished", "crashed", "stalled")
-NAN_EVENT = "nan"
+from . import contract
+from .message import (  # noqa: F401  (re-exported: what a notification says)
+    BODY_MAX,
+    NAN_EVENT,
+    TITLE_MAX,
+    TTL_SECONDS,
+    Note,
+    body_for,
+    build_message,
+    build_note,
+    session_link,
+    title_for,
+)
+from .message import clip
+
+STATUS_EVENTS = contract.NOTIFIED_STATUSES
 EVENTS = STATUS_EVENTS + (NAN_EVENT,)
+# The marker's own layout version (docs/schema.md, `notified/{event}`), not the session's.
+MARKER_SCHEMA = 1
 
 FCM_BATCH = 500  # the most tokens one multicast may carry
 # Viewer subscriptions a session can take: the rules' cap (maxViewers() in firestore.rules,
@@ -63,24 +76,6 @@ OWNER_PREFIX = "o-"
 MAX_ATTEMPTS = 10
 GIVE_UP_AFTER = dt.timedelta(hours=2)
 LEASE = dt.timedelta(seconds=120)  # one attempt's hold on the marker
-TITLE_MAX = 120
-BODY_MAX = 240
-TTL_SECONDS = 24 * 3600  # FCM keeps an undelivered push this long
-
-
-@dataclasses.dataclass(frozen=True)
-class Note:
-    """What a notification says and where it leads."""
-
-    sid: str
-    event: str
-    title: str
-    body: str
-    link: str
-
-    @property
-    def data(self) -> dict[str, str]:
-        return {"sid": self.sid, "event": self.event, "link": self.link}
 
 
 @dataclasses.dataclass
@@ -131,84 +126,6 @@ def transitions(before: Mapping[str, Any] | None, after: Mapping[str, Any] | Non
     return events
 
 
-# ---------------------------------------------------------------- what it says
-
-def session_link(app_url: str, sid: str) -> str:
-    """The read-only dashboard link of a session (never the owner key)."""
-    return f"{app_url.rstrip('/')}/s/{sid}"
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _int(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return int(value)
-
-
-def title_for(event: str, session: Mapping[str, Any]) -> str:
-    if event == "finished":
-        return "Training finished"
-    if event == "crashed":
-        error = session.get("error") or {}
-        kind = error.get("type") if isinstance(error, Mapping) else None
-        return _clip(f"Training crashed: {kind}" if kind else "Training crashed", TITLE_MAX)
-    if event == "stalled":
-        return "Training stalled"
-    if event == NAN_EVENT:
-        return "Loss is NaN"
-    raise ValueError(f"unknown event {event!r}")
-
-
-def body_for(sid: str, session: Mapping[str, Any]) -> str:
-    """`"{name} ({sid}) · epoch 3/10"`; the ID alone when the run has no name."""
-    name = session.get("name")
-    label = f"{name} ({sid})" if isinstance(name, str) and name.strip() else f"Session {sid}"
-    progress = session.get("progress") or {}
-    plan = session.get("plan") or {}
-    epoch = _int(progress.get("epoch")) if isinstance(progress, Mapping) else None
-    epochs = _int(plan.get("epochs")) if isinstance(plan, Mapping) else None
-    if epoch:
-        label += f" · epoch {epoch}/{epochs}" if epochs else f" · epoch {epoch}"
-    return _clip(label, BODY_MAX)
-
-
-def build_note(event: str, sid: str, session: Mapping[str, Any], app_url: str) -> Note:
-    return Note(sid=sid, event=event, title=title_for(event, session),
-                body=body_for(sid, session), link=session_link(app_url, sid))
-
-
-def build_message(note: Note, tokens: Sequence[str]) -> messaging.MulticastMessage:
-    """One web push to `tokens`: a notification that opens the session when tapped."""
-    fcm_options = None
-    if note.link.startswith("https://"):
-        # FCM accepts only HTTPS click links; a local http:// URL still travels in data.
-        fcm_options = messaging.WebpushFCMOptions(link=note.link)
-    webpush = messaging.WebpushConfig(
-        headers={"TTL": str(TTL_SECONDS), "Urgency": "high"},
-        notification=messaging.WebpushNotification(
-            title=note.title, body=note.body, tag=f"tfwatcher-{note.sid}-{note.event}",
-        ),
-        data=note.data,
-        fcm_options=fcm_options,
-    )
-    with warnings.catch_warnings():
-        # firebase-admin 7 deprecates `tokens` in favour of installation IDs (`fids`); the web
-        # SDK's getToken() returns registration tokens, which is what subscribers store.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return messaging.MulticastMessage(
-            tokens=list(tokens),
-            notification=messaging.Notification(title=note.title, body=note.body),
-            data=note.data,
-            webpush=webpush,
-        )
-
-
 # ---------------------------------------------------------------- Firestore side
 
 @dataclasses.dataclass
@@ -221,7 +138,7 @@ class Claim:
 
 
 def _marker(db: firestore.Client, sid: str, event: str):
-    return db.collection("sessions").document(sid).collection("notified").document(event)
+    return contract.subcollection(db, sid, "notified").document(event)
 
 
 def _aware(value) -> dt.datetime | None:
@@ -239,7 +156,7 @@ def claim(db: firestore.Client, sid: str, event: str, now: dt.datetime | None = 
     def run(tx) -> Claim:
         snap = ref.get(transaction=tx)
         if not snap.exists:
-            tx.create(ref, {"schema": 1, "event": event, "state": "sending", "attempts": 1,
+            tx.create(ref, {"schema": MARKER_SCHEMA, "event": event, "state": "sending", "attempts": 1,
                             "first_at": now, "lease_until": now + LEASE, "delivered": [],
                             "at": firestore.SERVER_TIMESTAMP})
             return Claim("mine", 1, [])
@@ -274,7 +191,7 @@ def subscribers(db: firestore.Client, sid: str,
     and are never sent to; neither are documents without a token.
     """
     limit = MAX_SUBSCRIBERS if limit is None else limit
-    col = db.collection("sessions").document(sid).collection("subscribers")
+    col = contract.subcollection(db, sid, "subscribers")
     out: list[tuple[str, str]] = []
 
     def add(snap) -> None:
@@ -327,7 +244,7 @@ def send(db: firestore.Client, sid: str, note: Note,
 
     def error(exc: BaseException) -> None:
         if len(result.errors) < 5:
-            result.errors.append(_clip(f"{type(exc).__name__}: {exc}", 300))
+            result.errors.append(clip(f"{type(exc).__name__}: {exc}", 300))
 
     for start in range(0, len(tokens), FCM_BATCH):
         chunk = tokens[start:start + FCM_BATCH]
@@ -352,7 +269,7 @@ def send(db: firestore.Client, sid: str, note: Note,
                     error(resp.exception)
                 result.pending.extend(by_token[token])
     if stale:
-        col = db.collection("sessions").document(sid).collection("subscribers")
+        col = contract.subcollection(db, sid, "subscribers")
         for start in range(0, len(stale), 500):
             batch = db.batch()
             for doc_id in stale[start:start + 500]:
@@ -396,13 +313,13 @@ def notify_events(db: firestore.Client, sid: str, events: Sequence[str],
         except Exception as err:  # Firestore trouble deleting stale tokens, or a bug: retry
             sent = SendResult(tokens=len(subs), failed=len(subs),
                               pending=[doc_id for doc_id, _ in subs],
-                              errors=[_clip(f"{type(err).__name__}: {err}", 300)])
+                              errors=[clip(f"{type(err).__name__}: {err}", 300)])
         delivered = sorted(already | set(sent.delivered))
         fields = {"delivered": delivered, "tokens": sent.tokens, "sent": sent.sent,
                   "failed": sent.failed, "removed": len(sent.removed),
                   "pending": len(sent.pending), "at": firestore.SERVER_TIMESTAMP}
         if sent.errors:
-            fields["error"] = _clip("; ".join(sent.errors), 500)
+            fields["error"] = clip("; ".join(sent.errors), 500)
         if sent.pending:
             fields["state"] = "retry"
             outcome = "retry"
@@ -428,7 +345,7 @@ def retry_query(db: firestore.Client, limit: int = 100):
     """Markers left to retry, across sessions: `notified` where `state` is `retry` or
     `sending` (an attempt that died; `claim()` waits for its lease). Needs the collection-group
     index on `notified.state` (firestore.indexes.json)."""
-    return (db.collection_group("notified")
+    return (db.collection_group(contract.COLLECTIONS["notified"])
             .where(filter=FieldFilter("state", "in", ["retry", "sending"]))
             .limit(limit))
 
@@ -439,7 +356,7 @@ def retry_pending(db: firestore.Client, app_url: str, now: dt.datetime | None = 
     out = []
     for snap in retry_query(db, limit).stream():
         session_ref = snap.reference.parent.parent
-        if session_ref is None or session_ref.parent.id != "sessions":
+        if session_ref is None or session_ref.parent.id != contract.COLLECTIONS["sessions"]:
             continue
         session = session_ref.get()
         data = session.to_dict() if session.exists else {}

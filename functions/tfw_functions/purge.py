@@ -14,7 +14,7 @@ import datetime as dt
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from . import config
+from . import config, contract
 
 DEFAULT_LIMIT = 200  # sessions deleted per run; the rest go on the next run
 
@@ -41,7 +41,7 @@ def is_expired(data: dict | None, cutoff: dt.datetime) -> bool:
 def find_expired(db: firestore.Client, cutoff: dt.datetime,
                  limit: int = DEFAULT_LIMIT) -> list[firestore.DocumentSnapshot]:
     """Up to `limit` sessions created before `cutoff` and inactive since."""
-    query = (db.collection("sessions")
+    query = (contract.sessions(db)
              .where(filter=FieldFilter("created", "<", cutoff))
              .order_by("created"))
     found = []
@@ -55,7 +55,7 @@ def find_expired(db: firestore.Client, cutoff: dt.datetime,
 
 def purge_session(db: firestore.Client, sid: str) -> int:
     """Delete `sessions/{sid}` and all its subcollections; returns the documents deleted."""
-    return db.recursive_delete(db.collection("sessions").document(sid))
+    return db.recursive_delete(contract.sessions(db).document(sid))
 
 
 def purge_expired(db: firestore.Client, now: dt.datetime | None = None,

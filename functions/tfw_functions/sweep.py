@@ -18,7 +18,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from . import config
+from . import config, contract
 
 DEFAULT_LIMIT = 500  # sessions per sweep; the rest wait for the next run
 
@@ -33,7 +33,7 @@ def stall_cutoff(now: dt.datetime, stall_minutes: float) -> dt.datetime:
 
 def stalled_query(db: firestore.Client, cutoff: dt.datetime, limit: int = DEFAULT_LIMIT):
     """`status == running and heartbeat < cutoff` (needs the composite index status+heartbeat)."""
-    return (db.collection("sessions")
+    return (contract.sessions(db)
             .where(filter=FieldFilter("status", "==", "running"))
             .where(filter=FieldFilter("heartbeat", "<", cutoff))
             .limit(limit))

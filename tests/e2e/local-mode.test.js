@@ -4,12 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 //
-// Issue #12: `tfwatcher local` on 0.0.0.0, watched through the machine's own LAN address as a
-// phone on the Wi-Fi would: the emulator is not reachable there (loopback only), the page
+// Issue #12: `tfwatcher local` on the network, watched as a phone on the Wi-Fi would: the
+// "LAN" is a network namespace the test makes (./netns.js: a veth pair; the dashboard binds
+// this machine's end, Chromium runs inside the namespace; nothing goes to this machine's real
+// interfaces). The emulator is not reachable there (loopback only), the page
 // talks to Firestore only through the dashboard server's proxy (every request it makes is
 // logged and must be one the proxy forwards), live updates arrive, the owner's Stop ends a
 // real Keras fit, and no page breaks the Content-Security-Policy.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,6 +19,7 @@ import { join } from "node:path";
 import {
   artifacts, freePort, launch, phoneContext, python, repo, shot, startFit, takeCspViolations, waitForPoints,
 } from "./helpers.js";
+import { createLan } from "./netns.js";
 
 function run(args, env) {
   const child = spawn(python(), ["-m", "tfwatcher.cli", ...args], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
@@ -93,18 +96,27 @@ const FORWARDED = [
 const STATIC = /^\/($|s\/|assets\/|icons\/|favicon\.svg$|manifest\.webmanifest$|sw\.js$|registerSW\.js$|__\/firebase\/init\.json$)/;
 
 test("local mode on the LAN address: emulator on loopback only; live view and Stop through the proxy; no CSP violation", { timeout: 300_000 }, async (t) => {
-  const ip = execFileSync(python(), ["-c", "from tfwatcher.local.mode import lan_ip; print(lan_ip())"], { cwd: repo }).toString().trim();
-  if (ip === "127.0.0.1" || ip.startsWith("127.")) {
-    t.skip("this machine has no non-loopback IPv4 address: the LAN cannot be tested here");
+  const lan = await createLan();
+  if (lan.unavailable) {
+    t.skip(`the LAN test needs a network namespace of its own: ${lan.unavailable}`);
     return;
   }
+  const ip = lan.hostIp;
+  try {
+    await lanTest(ip, lan);
+  } finally {
+    await lan.close();
+  }
+});
+
+async function lanTest(ip, lan) {
   const home = mkdtempSync(join(tmpdir(), "tfw-lan-"));
   const env = { ...process.env, TFWATCHER_HOME: home, TFWATCHER_QR: "0" };
   delete env.FIRESTORE_EMULATOR_HOST; // the fit finds `tfwatcher local` through ~/.tfwatcher/local.json
   delete env.TFWATCHER_PROJECT;
   delete env.GCLOUD_PROJECT;
   const [emuPort, webPort] = [await freePort(), await freePort()];
-  const local = run(["local", "--host", "0.0.0.0", "--data", join(home, "data"), "--emulator-port", String(emuPort),
+  const local = run(["local", "--host", ip, "--data", join(home, "data"), "--emulator-port", String(emuPort),
     "--port", String(webPort)], env);
   let browser;
   let fit;
@@ -118,12 +130,16 @@ test("local mode on the LAN address: emulator on loopback only; live view and St
     assert.ok(out.includes(`This machine only: the Firestore emulator at 127.0.0.1:${emuPort}`), out);
     // The emulator answers on loopback only; the dashboard on the LAN address.
     assert.equal(await tryConnect(emuPort, "127.0.0.1"), "connected");
-    assert.equal(await tryConnect(emuPort, ip), "ECONNREFUSED", "the emulator is reachable on the LAN address");
-    assert.equal(await tryConnect(webPort, ip), "connected");
+    assert.equal(await lan.tryConnect(ip, emuPort), "ECONNREFUSED", "the emulator is reachable on the LAN address");
+    assert.equal(await lan.tryConnect(ip, webPort), "connected");
 
     fit = await startFit(url, 100, { env });
     assert.ok(fit.share_url.startsWith(`${url}/s/`), fit.share_url);
-    browser = await launch();
+    browser = await lan.launch(); // the phone: Chromium inside the namespace
+    const loopbackContext = await browser.newContext();
+    const loopbackPage = await loopbackContext.newPage(); // this machine's loopback is not the namespace's
+    await assert.rejects(loopbackPage.goto(`http://127.0.0.1:${webPort}/`), /ERR_CONNECTION_REFUSED/, "Chromium is not inside the namespace");
+    await loopbackContext.close();
     const viewerContext = await phoneContext(browser, url);
     const ownerContext = await phoneContext(browser, url);
     for (const context of [viewerContext, ownerContext]) {
@@ -202,5 +218,6 @@ test("local mode on the LAN address: emulator on loopback only; live view and St
   }
   const stopped = await local.exited;
   assert.equal(stopped.code, 0, local.err());
-  assert.ok(!(await listening(emuPort)) && !(await listening(webPort, ip)), "Ctrl+C left a server running");
-});
+  assert.ok(!(await listening(emuPort)) && (await lan.tryConnect(ip, webPort)) === "ECONNREFUSED",
+    "Ctrl+C left a server running");
+}

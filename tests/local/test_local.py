@@ -29,18 +29,28 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_init_json_points_the_browser_at_this_server_as_the_browser_named_it(served):
-    """The SDK's "emulator" is the dashboard server (its proxy), never the emulator's port."""
+    """The SDK's "emulator" is the dashboard server (its proxy), never the emulator's port;
+    named as the browser named it when that is this server's own address (or localhost on
+    loopback), and by the address the connection came in on otherwise: a Host header is
+    never echoed (issue #20, item 9)."""
     port = int(served.rsplit(":", 1)[1])
-    with urllib.request.urlopen(f"{served}/__/firebase/init.json") as r:
-        config = json.load(r)
-    assert config["projectId"] == "demo-tfwatcher"
-    assert config["firestoreEmulator"] == {"host": "127.0.0.1", "port": port}
-    req = urllib.request.Request(f"{served}/__/firebase/init.json", headers={"Host": "192.0.2.7:5000"})
-    with urllib.request.urlopen(req) as r:
-        assert json.load(r)["firestoreEmulator"] == {"host": "192.0.2.7", "port": 5000}
-    req = urllib.request.Request(f"{served}/__/firebase/init.json", headers={"Host": "[fd00::2]:5001"})
-    with urllib.request.urlopen(req) as r:
-        assert json.load(r)["firestoreEmulator"] == {"host": "[fd00::2]", "port": 5001}
+
+    def emulator_host(host=None):
+        req = urllib.request.Request(f"{served}/__/firebase/init.json", headers={"Host": host} if host else {})
+        with urllib.request.urlopen(req) as r:
+            config = json.load(r)
+        assert config["projectId"] == "demo-tfwatcher"
+        return config["firestoreEmulator"]
+
+    assert emulator_host() == {"host": "127.0.0.1", "port": port}
+    assert emulator_host("localhost:5000") == {"host": "localhost", "port": 5000}  # a port forward
+    assert emulator_host("127.0.0.1:5001") == {"host": "127.0.0.1", "port": 5001}
+    for forged in ("192.0.2.7:5000", "[fd00::2]:5001", "evil.example", "evil.example:1",
+                   "127.0.0.1.evil.example:5000", "x\"y", ""):
+        assert emulator_host(forged) == {"host": "127.0.0.1", "port": port}, forged
+    raw = _raw({"ip": "127.0.0.1", "port": port},
+               b"GET /__/firebase/init.json HTTP/1.0\r\nHost: attacker.example:80\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.0 200") and b"attacker" not in raw
 
 
 def test_security_headers_on_every_response(served):
@@ -123,9 +133,10 @@ def test_wheel_carries_the_dashboard_and_the_rules(tmp_path):
 
 
 # ---- Issue #12: local mode on a shared network -------------------------------------------
-# `tfwatcher local` (LocalMode, host 0.0.0.0) seen from this machine's own LAN address, as a
-# stranger on the same Wi-Fi would see it: the emulator's port is closed there, and the
-# dashboard server forwards the Firestore SDK's requests without any admin power.
+# `tfwatcher local` (LocalMode, host 0.0.0.0) seen from a "phone" on the test's own LAN (a
+# network namespace joined by a veth pair, tests/local/netns.py), as a stranger on the same
+# Wi-Fi would see it: the emulator's port is closed there, and the dashboard server forwards
+# the Firestore SDK's requests without any admin power.
 
 import http.client  # noqa: E402
 import re  # noqa: E402
@@ -141,14 +152,28 @@ DOCS = DB + "/documents"
 
 
 @pytest.fixture(scope="module")
-def lan(tmp_path_factory):
-    """`tfwatcher local` on 0.0.0.0 with one running session; its LAN address and ports."""
-    from tfwatcher.local.mode import LocalMode, lan_ip
-    from tfwatcher.local.emulator import EmulatorNotFound
+def netns():
+    """The test's own "LAN": a network namespace joined to this machine by a veth pair
+    (tests/local/netns.py). The phone's sockets are made inside it; nothing is sent to this
+    machine's real interfaces."""
+    from tests.local.netns import LanNamespace, unavailable
 
-    ip = lan_ip()
-    if ip.startswith("127."):
-        pytest.skip("no non-loopback IPv4 address on this machine: the LAN cannot be tested")
+    why = unavailable()
+    if why:
+        pytest.skip(f"the LAN tests need a network namespace of their own: {why}")
+    with LanNamespace() as ns:
+        yield ns
+
+
+@pytest.fixture(scope="module")
+def lan(tmp_path_factory, netns):
+    """`tfwatcher local` on 0.0.0.0 with one running session, reached from the namespace at
+    the host end of its veth pair (which LocalMode takes for its LAN address here)."""
+    from tfwatcher.local import mode
+    from tfwatcher.local.emulator import EmulatorNotFound
+    from tfwatcher.local.mode import LocalMode
+
+    ip = netns.host_ip
     dist = tmp_path_factory.mktemp("dist")
     (dist / "index.html").write_text("<!doctype html><title>app</title>")
     with pytest.MonkeyPatch.context() as mp:
@@ -157,6 +182,7 @@ def lan(tmp_path_factory):
                 mp.setenv(key, os.environ[key])
             else:
                 mp.delenv(key, raising=False)
+        mp.setattr(mode, "lan_ip", lambda: ip)  # the "LAN" is the namespace's veth pair
         try:
             local = LocalMode(port=0, emulator_port=0, host="0.0.0.0", dist=str(dist))
         except EmulatorNotFound as err:
@@ -169,14 +195,31 @@ def lan(tmp_path_factory):
             db.document(f"sessions/{SID}/private/owner").set({"key": OWNER_KEY})
             db.document(f"sessions/{SID}/epochs/1").set({"epoch": 1, "loss": 0.5})
             yield {"ip": ip, "port": local.server.port, "emulator_port": local.emulator.port,
-                   "local": local, "db": db}
+                   "local": local, "db": db, "ns": netns}
             db.close()
         finally:
             local.stop()
 
 
+class _PhoneConnection(http.client.HTTPConnection):
+    """An HTTP connection made from inside the test's namespace (the phone on the LAN)."""
+
+    def __init__(self, ns, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ns = ns
+
+    def connect(self):
+        self.sock = self._ns.create_connection((self.host, self.port), self.timeout)
+
+
+def _connection(lan, timeout, host=None):
+    if "ns" in lan:
+        return _PhoneConnection(lan["ns"], host or lan["ip"], lan["port"], timeout=timeout)
+    return http.client.HTTPConnection(host or lan["ip"], lan["port"], timeout=timeout)
+
+
 def _request(lan, method, path, body=b"", headers=None, host=None):
-    conn = http.client.HTTPConnection(host or lan["ip"], lan["port"], timeout=20)
+    conn = _connection(lan, 20, host)
     try:
         conn.request(method, path, body=body or None, headers=headers or {})
         r = conn.getresponse()
@@ -187,7 +230,8 @@ def _request(lan, method, path, body=b"", headers=None, host=None):
 
 def _raw(lan, data: bytes, wait: float = 2.0) -> bytes:
     """Bytes sent as they are on one connection; everything that comes back until it closes."""
-    with socket.create_connection((lan["ip"], lan["port"]), timeout=10) as s:
+    connect = lan["ns"].create_connection if "ns" in lan else socket.create_connection
+    with connect((lan["ip"], lan["port"]), timeout=10) as s:
         try:
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -225,7 +269,7 @@ def _listen(lan, documents, *, body_headers="", url_extra=None, wait=8.0, opened
         return status, text
     back = urlencode({"database": DB, "gsessionid": "", "VER": "8", "RID": "rpc", "SID": m.group(1).decode(),
                       "AID": "0", "CI": "0", "TYPE": "xmlhttp", "zx": "def", "t": "1"})
-    conn = http.client.HTTPConnection(lan["ip"], lan["port"], timeout=wait)
+    conn = _connection(lan, wait)
     out = b""
     try:
         conn.request("GET", "/google.firestore.v1.Firestore/Listen/channel?" + back)
@@ -251,8 +295,8 @@ def _owner_key_intact(lan) -> bool:
 
 
 def test_lan_emulator_port_is_closed_and_the_banner_says_so(lan):
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection((lan["ip"], lan["emulator_port"]), timeout=5).close()
+    assert lan["ns"].try_connect(lan["ip"], lan["emulator_port"]) == "ECONNREFUSED"
+    assert lan["ns"].try_connect(lan["ip"], lan["port"]) == "connected"
     socket.create_connection(("127.0.0.1", lan["emulator_port"]), timeout=5).close()  # Python's way in
     from tfwatcher.base import project as config
 
@@ -404,46 +448,44 @@ def test_server_threads_end_with_the_server(tmp_path, emulator):
     assert not t.is_alive()
 
 
-def test_slow_senders_from_one_address_cannot_lock_the_phone_out(tmp_path, monkeypatch):
-    """Slowloris from one machine on the Wi-Fi: connections that trickle their headers are
-    closed at the header deadline, and one address holds at most MAX_PER_CLIENT of them, so
-    a phone (here: loopback, and the server's own LAN address) is still served."""
-    import tfwatcher.local.server as serve
-    from tfwatcher.local.mode import lan_ip
+def test_slow_senders_from_one_address_cannot_lock_the_phone_out(tmp_path, monkeypatch, netns):
+    """Slowloris from one machine on the Wi-Fi (the namespace): connections that trickle
+    their headers are closed at the header deadline, and one address holds at most
+    MAX_PER_CLIENT of them, so a phone (here: loopback) is still served, and the slow
+    address itself once its slow connections are gone."""
+    from tfwatcher.local.limits import Limits
 
-    ip = lan_ip()
-    if ip.startswith("127."):
-        pytest.skip("no non-loopback IPv4 address on this machine: the LAN cannot be tested")
-    monkeypatch.setattr(serve, "HEADER_DEADLINE", 4.0)
+    limits = Limits(header_deadline=4.0)
+    ip = netns.host_ip  # the server's address on the namespace's LAN
     (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
-    server = DashboardServer(tmp_path, host="0.0.0.0", port=0, emulator_port=1).start()
+    server = DashboardServer(tmp_path, host="0.0.0.0", port=0, emulator_port=1, limits=limits).start()
+    lan = {"ip": ip, "port": server.port, "ns": netns}
     slow = []
     try:
-        for _ in range(serve.MAX_PER_CLIENT + 6):  # from this machine's LAN address
-            s = socket.create_connection((ip, server.port), timeout=5)
+        for _ in range(limits.max_per_client + 6):  # from the namespace's one address
+            s = netns.create_connection((ip, server.port), timeout=5)
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # ...and never the blank line
             slow.append(s)
-        for s in slow[serve.MAX_PER_CLIENT:]:  # past the cap: closed (at accept)
-            s.settimeout(serve.HEADER_DEADLINE + 3)
+        for s in slow[limits.max_per_client:]:  # past the cap: closed (at accept)
+            s.settimeout(limits.header_deadline + 3)
             try:
                 assert s.recv(1024) == b"", "a connection past the per-address cap was kept"
             except ConnectionResetError:
                 pass
-        assert server.httpd.live_threads() <= serve.MAX_PER_CLIENT, "one address, capped"
+        assert server.httpd.live_threads() <= limits.max_per_client, "one address, capped"
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5) as r:
             assert r.status == 200  # the phone is served meanwhile
         started = time.monotonic()
-        for s in slow[: serve.MAX_PER_CLIENT]:
-            s.settimeout(serve.HEADER_DEADLINE + 3)
+        for s in slow[: limits.max_per_client]:
+            s.settimeout(limits.header_deadline + 3)
             try:
                 data = s.recv(1024)
             except ConnectionResetError:
                 data = b""
             assert data == b"" or data.startswith(b"HTTP/1."), data  # closed by the server
-        assert time.monotonic() - started < serve.HEADER_DEADLINE + 3
+        assert time.monotonic() - started < limits.header_deadline + 3
         wait_until(lambda: server.httpd.live_threads() == 0, 5)
-        with urllib.request.urlopen(f"http://{ip}:{server.port}/", timeout=5) as r:
-            assert r.status == 200  # the address is served again once its slow ones are gone
+        assert _request(lan, "GET", "/")[0] == 200  # the address is served again
     finally:
         for s in slow:
             s.close()

@@ -360,10 +360,10 @@ def test_watch_costs_a_handful_of_reads_whatever_the_length_of_the_run(logged, d
     newest EPOCH_WINDOW epoch records, one count, and at most two chunks."""
     sid = logged[0]
     stored = read_session(db, sid)
-    w = watch.Watcher(db, sid, counter=data.ReadCounter())
+    w = watch.SessionListener(db, sid, counter=data.ReadCounter())
     w.start()
     try:
-        assert w._first["session"].wait(10)
+        assert w.wait_session(10)
         w.follow_batches()
         assert w.wait_first(10)
         snap = w.snapshot()
@@ -372,10 +372,10 @@ def test_watch_costs_a_handful_of_reads_whatever_the_length_of_the_run(logged, d
         assert snap["reads"] == 1 + epochs + 1 + 1
     finally:
         w.stop()
-    w = watch.Watcher(db, sid, batches=False, counter=data.ReadCounter())  # --no-batches
+    w = watch.SessionListener(db, sid, batches=False, counter=data.ReadCounter())  # --no-batches
     w.start()
     try:
-        assert w._first["session"].wait(10)
+        assert w.wait_session(10)
         w.follow_batches()
         assert w.wait_first(10)
         assert w.snapshot()["reads"] == 1 + epochs and w.snapshot()["chunks"] == []
@@ -462,8 +462,8 @@ def test_watch_unsubscribes_its_listeners_and_closes_its_client(logged, db, monk
     closed, unsubscribed = [], []
     real_close = firestore.Client.close
     monkeypatch.setattr(firestore.Client, "close", lambda self: closed.append(self) or real_close(self))
-    real_stop = watch.Watcher._unwatch
-    monkeypatch.setattr(watch.Watcher, "_unwatch",
+    real_stop = watch.SessionListener._unwatch
+    monkeypatch.setattr(watch.SessionListener, "_unwatch",
                         lambda self, name: unsubscribed.append(name) or real_stop(self, name))
 
     def streams():

@@ -281,3 +281,19 @@ def test_region_patch_keeps_the_source_otherwise_unchanged():
     call = next(line for line in patched.splitlines() if "set_global_options(" in line)
     assert call in added and 'region=os.environ.get("TFWATCHER_FUNCTIONS_REGION"' in call
     assert set(added) <= {call, "import os  # added by `tfwatcher deploy`: the region"}
+
+
+def test_the_written_functions_carry_the_packages_data_contract(tmp_path):
+    """The functions read contract.json beside tfw_functions/contract.py: the folder deploy
+    writes has the package's own file there, even from a source without a copy."""
+    import shutil
+
+    from tfwatcher.setup.deploy import write_functions
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "functions", source,
+                    ignore=shutil.ignore_patterns("venv", "__pycache__", "contract.json"))
+    assert not (source / "tfw_functions" / "contract.json").exists()
+    write_functions(source, tmp_path / "out", "us-central1")
+    written = tmp_path / "out" / "tfw_functions" / "contract.json"
+    assert written.read_bytes() == (ROOT / "tfwatcher" / "base" / "contract.json").read_bytes()

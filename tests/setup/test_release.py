@@ -31,7 +31,8 @@ CARRIED = ["tfwatcher/dashboard/index.html", "tfwatcher/dashboard/firestore.rule
            "tfwatcher/firebase/firestore.rules", "tfwatcher/firebase/firestore.indexes.json",
            "tfwatcher/firebase/firebase.json", "tfwatcher/firebase/functions/main.py",
            "tfwatcher/firebase/functions/requirements.txt",
-           "tfwatcher/firebase/functions/tfw_functions/__init__.py"]
+           "tfwatcher/firebase/functions/tfw_functions/__init__.py",
+           "tfwatcher/firebase/functions/tfw_functions/contract.json"]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,8 @@ def test_release_carries_everything_and_passes_twine_check(release):
         for name, source in [("tfwatcher/firebase/firestore.rules", "firestore.rules"),
                              ("tfwatcher/firebase/firebase.json", "firebase.json"),
                              ("tfwatcher/firebase/functions/main.py", "functions/main.py"),
+                             ("tfwatcher/firebase/functions/tfw_functions/contract.json",
+                              "tfwatcher/base/contract.json"),
                              ("tfwatcher/dashboard/index.html", "hosting/dist/index.html")]:
             assert z.read(name) == (ROOT / source).read_bytes(), name
         meta = z.read(f"tf_watcher-{wheel.name.split('-')[1]}.dist-info/METADATA").decode()

@@ -14,6 +14,7 @@ from pathlib import Path
 from tfwatcher.base import project
 from tfwatcher.base.project import DEFAULT_PROJECT
 from tfwatcher.local.emulator import Emulator
+from tfwatcher.local.logfile import open_private
 
 
 def lan_ip() -> str:
@@ -33,7 +34,7 @@ class LocalMode:
     `Authorization: Bearer owner` as an admin, and `/emulator/*` wipes data or replaces the
     rules. Python on this machine reaches it directly (gRPC on loopback; `local.json` says
     where); browsers, on the LAN or not, reach it only through the dashboard server, which
-    forwards what the Firestore JS SDK needs and nothing else (tfwatcher/local/server.py).
+    forwards what the Firestore JS SDK needs and nothing else (tfwatcher/local/proxy.py).
     """
 
     def __init__(self, port: int = 5000, emulator_port: int = 8080, host: str = "0.0.0.0",
@@ -45,12 +46,17 @@ class LocalMode:
         if not rules.exists():  # installed from a wheel: the copy next to the dashboard
             rules = Path(__file__).resolve().parents[1] / "dashboard" / "firestore.rules"
         self.host = host
+        # The data, the state file and the log hold every owner key: this user's alone.
+        home = Path(project.LOCAL_STATE).parent
+        _make_private(home, recursive=False)
+        if self.data_dir is not None:
+            _make_private(self.data_dir, recursive=True)  # also what older versions wrote
         self.emulator = Emulator(host="127.0.0.1", port=emulator_port,
                                  rules=rules if rules.exists() else None,
                                  import_dir=self.data_dir, export_dir=self.data_dir,
-                                 log_path=str(Path(project.LOCAL_STATE).parent / "emulator.log"),
-                                 fallback=False)  # browsers need Google's emulator
-        Path(project.LOCAL_STATE).parent.mkdir(parents=True, exist_ok=True)
+                                 log_path=str(home / "emulator.log"),
+                                 fallback=False,  # browsers need Google's emulator
+                                 private=True)  # its exports: 0600 files in 0700 folders
         self.emulator.start()
         try:
             self.server = DashboardServer(dist or DEFAULT_DIST, host=host, port=port,
@@ -63,9 +69,10 @@ class LocalMode:
         self.on_lan = not _is_loopback(host)
         os.environ.update(self.emulator.env())
         os.environ["TFWATCHER_DASHBOARD_URL"] = self.url
-        project.LOCAL_STATE.write_text(json.dumps({
-            "pid": os.getpid(), "emulator": self.emulator.address,
-            "project": DEFAULT_PROJECT, "dashboard": self.url}))
+        fd = open_private(project.LOCAL_STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"pid": os.getpid(), "emulator": self.emulator.address,
+                                "project": DEFAULT_PROJECT, "dashboard": self.url}))
 
     def reachability(self) -> list[str]:
         """What this machine now serves, and to whom: the start banner."""
@@ -88,6 +95,19 @@ class LocalMode:
             pass
         self.server.stop()
         self.emulator.stop()
+
+
+def _make_private(folder: Path, recursive: bool) -> None:
+    """Creates `folder` 0700, or takes group and other access away from it (and, recursive,
+    from everything in it: files 0600, folders 0700)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = [folder] + (list(folder.rglob("*")) if recursive else [])
+    for path in paths:
+        try:
+            if not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            pass  # not ours (a shared folder named by --data): leave it as it is
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,25 +1,13 @@
-"""Serve the built dashboard locally, as Firebase Hosting would, and be the browser's only way
-to the Firestore emulator.
+"""Serve the built dashboard locally, as Firebase Hosting would, with the Firestore proxy
+(tfwatcher/local/proxy.py) as the browser's only way to the Firestore emulator, under the
+connection limits of tfwatcher/local/limits.py.
 
 Hosting gives every app `/__/firebase/init.json` with the project's web config. This server
 answers that path with a config for the local emulator whose `firestoreEmulator` is this
 server itself (the host name and port the browser used), and forwards to the emulator, which
-listens on loopback only, exactly the requests the Firestore JS SDK makes:
-
-* `POST|GET /google.firestore.v1.Firestore/{Listen,Write}/channel` (WebChannel: live
-  listeners and writes; responses are streamed through as they come),
-* `POST /v1/projects/{project}/databases/(default)/documents[/...]:{batchGet,commit,runQuery,
-  runAggregationQuery}` (one-shot RPCs: transactions, aggregate queries).
-
-Everything the emulator offers beyond that stays on loopback: `/emulator/*` (wipe the data,
-replace the rules), plain REST reads and writes, and above all the admin credential: no
-`Authorization` reaches the emulator, neither as a header nor smuggled where the emulator also
-looks for one (WebChannel's `$httpHeaders` URL parameter and the `headers` field of its POST
-body, both checked by tests/local/test_local.py); a request that presents the emulator's admin
-token (`owner`) is refused. Browsers are then always anonymous, so
-firestore.rules decide, as on the real Firestore. Query strings and WebChannel bodies are
-parsed, checked against what the SDK sends and re-encoded, so the emulator sees exactly what
-was checked. Bodies are bounded (`MAX_BODY`).
+listens on loopback only, exactly the requests the Firestore JS SDK makes. Everything the
+emulator offers beyond that stays on loopback: `/emulator/*` (wipe the data, replace the
+rules), plain REST reads and writes, and the admin credential.
 
 Routes follow `firebase.json`: `/logs/{id}` redirects to `/s/{id}`, unknown paths fall back to
 `index.html`, hashed assets are cached as immutable, and every response carries the same
@@ -32,19 +20,23 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.client
 import http.server
 import ipaddress
 import json
-import posixpath
 import re
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from tfwatcher.base.project import DEFAULT_PROJECT
+from tfwatcher.local.limits import (  # noqa: F401  (re-exported: the server's numbers)
+    CLIENT_TIMEOUT, HEADER_DEADLINE, MAX_CONNECTIONS, MAX_PER_CLIENT, REQUEST_DEADLINE,
+    LimitedServer, Limits)
+from tfwatcher.local.proxy import (  # noqa: F401  (MAX_BODY re-exported)
+    CHANNEL, MAX_BODY, RPC, UPSTREAM_TIMEOUT, ProxyMixin, is_api_path)
 
 # A checkout serves hosting/dist; a wheel built with scripts/build-wheel.sh carries the same
 # build as package data in tfwatcher/dashboard/.
@@ -67,70 +59,43 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
 )
 
-MAX_BODY = 1 << 20  # bytes; the dashboard's writes (a stop, a subscription) are < 10 KiB
-MAX_CONNECTIONS = 128  # concurrent; a dashboard tab holds about 4 (two channels, two RPCs)
-CLIENT_TIMEOUT = 60.0  # seconds a client may take per read or write on its socket
-HEADER_DEADLINE = 10.0  # seconds in all for a request line and headers (slowloris)
-MAX_PER_CLIENT = 24  # concurrent connections from one address other than this machine's
-UPSTREAM_TIMEOUT = 330.0  # a WebChannel back channel stays open ~4 min; noops every 30 s
 
-_CHANNEL = re.compile(r"^/google\.firestore\.v1\.Firestore/(Listen|Write)/channel$")
-_RPC = re.compile(
-    r"^/v1/projects/(?P<project>[a-z0-9-]{1,64})/databases/\(default\)/documents"
-    r"(?:/[A-Za-z0-9_-]{1,128}){0,40}:(batchGet|commit|runQuery|runAggregationQuery)$")
-# Query parameters the SDK's WebChannel sets (closure WebChannelBase, Firestore's
-# messageUrlParams and httpSessionIdParam); `$req`, `$httpHeaders` and `headers` are not
-# among them: the emulator reads request headers from the last two.
-_CHANNEL_PARAMS = frozenset({"database", "VER", "RID", "CVER", "X-HTTP-Session-Id", "zx", "t",
-                             "SID", "AID", "TYPE", "CI", "TO", "gsessionid"})
-_RPC_PARAMS = frozenset({"key"})
-_BODY_FIELD = re.compile(r"^(count|ofs|headers|req\d{1,4}___data__)$")
-# Request headers passed on (the SDK's own; everything else, Authorization first, is dropped).
-_FORWARD_HEADERS = ("Content-Type", "X-Goog-Api-Client", "X-Firebase-GMPID",
-                    "google-cloud-resource-prefix", "x-goog-request-params")
-_FORWARD_LOWER = frozenset(h.lower() for h in _FORWARD_HEADERS)
-_RETURN_HEADERS = ("Content-Type", "Cache-Control", "X-HTTP-Session-Id",
-                   "X-Client-Wire-Protocol", "X-HTTP-Initial-Response")
-# Paths that belong to the emulator's API, never to the app: refused when not forwarded.
-_API_PREFIXES = ("/emulator", "/v1", "/v1beta1", "/google.", "/$rpc", "/__/", "/_ah")
-_SAFE_VALUE = re.compile(r"^[\x20-\x7e]{0,512}$")
-# The emulator's admin credential: a request that presents it is refused outright (any other
-# credential is dropped, so the browser is anonymous either way).
-_ADMIN_TOKEN = re.compile(r"^\s*(bearer\s+)?owner\s*$", re.IGNORECASE)
-_CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "X-Goog-Iam-Authorization-Token")
-
-
-def _is_loopback_address(ip: str) -> bool:
+def _is_loopback(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip.split("%")[0]).is_loopback
     except ValueError:
         return False
 
 
-class Refused(Exception):
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+class _ConsoleNotes:
+    """One line on stderr per note, at most one a second: a flood of refused requests from
+    the LAN must not bury the training output (the lines it held back are counted)."""
+
+    def __init__(self, every: float = 1.0):
+        self._lock = threading.Lock()
+        self._every, self._last, self._held = every, float("-inf"), 0
+
+    def note(self, line: str) -> None:
+        line = line.encode("ascii", "backslashreplace").decode()
+        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._every:
+                self._held += 1
+                return
+            held, self._held, self._last = self._held, 0, now
+        more = f" ({held} more since)" if held else ""
+        print(line + more, file=sys.stderr, flush=True)
 
 
-def _clean_header_block(block: str) -> str:
-    """WebChannel's `headers` body field (`Name:value` lines): keep the SDK's own headers."""
-    kept = []
-    for line in re.split(r"\r\n|\n|\r", block):
-        if not line.strip():
-            continue
-        name, sep, value = line.partition(":")
-        if _ADMIN_TOKEN.match(value):
-            raise Refused(403, "The emulator's admin credential is not accepted here.")
-        if sep and name.strip().lower() in _FORWARD_LOWER and _SAFE_VALUE.match(value):
-            kept.append(f"{name.strip()}:{value.strip()}")
-    return "".join(f"{h}\r\n" for h in kept)
+_NOTES = _ConsoleNotes()
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class _Handler(ProxyMixin, http.server.SimpleHTTPRequestHandler):
+    """Static files, `/__/firebase/init.json` and the routes of firebase.json; the SDK's
+    requests go to the proxy (ProxyMixin)."""
+
     project = DEFAULT_PROJECT
-    emulator_host = "127.0.0.1"
-    emulator_port = 8080
     timeout = CLIENT_TIMEOUT
     server_version = "tfwatcher"
 
@@ -141,25 +106,36 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         ok = super().parse_request()  # the request line was read; this reads the headers
         headers_read = getattr(self.server, "headers_read", None)
         if headers_read is not None:
-            headers_read(self.request)
+            headers_read(self.request, body_follows=ok and self.command == "POST")
         return ok
 
     def log_message(self, format, *args):  # keep the terminal for the user's training output
         pass
 
+    def log_error(self, format, *args):
+        """A refused request (a malformed request line, one too long, a timeout): one line
+        on stderr, escaped and short, at most one a second (the rest are counted)."""
+        _NOTES.note(f"tfwatcher local: refused a request from {self.client_address[0]}: "
+                    + (format % args)[:200])
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _host_and_port(self) -> tuple[str, int]:
-        """The host name and port the browser used to reach this server."""
-        host = self.headers.get("Host")
-        if not host:
-            return "127.0.0.1", self.server.server_address[1]
+        """The host name and port the browser used to reach this server, when that name is
+        this server's own: the address the connection came in on (or `localhost` on
+        loopback). Any other Host header is not echoed: that address and port instead."""
+        local = self.request.getsockname()[0]
+        if local.startswith("::ffff:") and "." in local:
+            local = local[7:]  # IPv4 on a dual-stack socket
+        own = f"[{local}]" if ":" in local else local
+        names = {own.lower()}
+        if _is_loopback(local):
+            names.add("localhost")
         # "[::1]:5000" -> "[::1]", "192.168.1.4:5000" -> "192.168.1.4"
-        m = re.match(r"^(\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$", host) or \
-            re.match(r"^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$", host)
-        if not m:
-            return "127.0.0.1", self.server.server_address[1]
-        return m.group(1), int(m.group(2)) if m.group(2) else 80
+        m = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$", self.headers.get("Host") or "")
+        if m and m.group(1).lower() in names:
+            return m.group(1), int(m.group(2)) if m.group(2) else 80
+        return own, self.server.server_address[1]
 
     def _plain(self, status: int, text: str) -> None:
         body = (text + "\n").encode()
@@ -171,19 +147,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _is_api_path(self, path: str) -> bool:
-        canonical = posixpath.normpath(unquote(unquote(path)).replace("\\", "/"))
-        return any(p.startswith(prefix) for p in (path, canonical) for prefix in _API_PREFIXES)
-
     # -- methods -----------------------------------------------------------------------------
 
     def do_GET(self):
         path = urlsplit(self.path).path
         if path == "/__/firebase/init.json":
             return self._init_json()
-        if _CHANNEL.match(path):
+        if CHANNEL.match(path):
             return self._proxy()
-        if self._is_api_path(path):
+        if is_api_path(path):
             return self._refuse(path)
         m = re.match(r"^/logs/([^/]+)/?$", path)
         if m:
@@ -199,13 +171,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_HEAD(self):
         path = urlsplit(self.path).path
-        if self._is_api_path(path):
+        if is_api_path(path):
             return self._refuse(path)
         super().do_HEAD()
 
     def do_POST(self):
         path = urlsplit(self.path).path
-        if _CHANNEL.match(path) or _RPC.match(path):
+        if CHANNEL.match(path) or RPC.match(path):
             return self._proxy()
         self._refuse(path)
 
@@ -216,7 +188,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def _refuse(self, path: str) -> None:
         self.close_connection = True
-        if self._is_api_path(path):
+        if is_api_path(path):
             self._plain(403 if "emulator" in path.lower() or self.command not in ("GET", "HEAD")
                         else 404, "Not available through the dashboard server.")
         else:
@@ -248,7 +220,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         if not getattr(self, "_cache_control_sent", False):
-            path = urlsplit(self.path).path
+            # No path when the request line itself was refused (send_error before parsing).
+            path = urlsplit(getattr(self, "path", "")).path
             if path.startswith("/assets/"):
                 self.send_header("Cache-Control", "public, max-age=31536000, immutable")
             elif not path.startswith("/__/"):
@@ -258,231 +231,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header(name, value)
         super().end_headers()
 
-    # -- the proxy -----------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes:
-        if self.headers.get_all("Transfer-Encoding"):
-            raise Refused(501, "Chunked request bodies are not accepted.")
-        lengths = self.headers.get_all("Content-Length") or []
-        if len(lengths) > 1 or (lengths and not re.fullmatch(r"\d{1,10}", lengths[0].strip())):
-            raise Refused(400, "Bad Content-Length.")
-        length = int(lengths[0]) if lengths else 0
-        if length > MAX_BODY:
-            raise Refused(413, f"Request body over {MAX_BODY} bytes.")
-        body = self.rfile.read(length) if length else b""
-        if len(body) != length:
-            raise Refused(400, "Request body shorter than its Content-Length.")
-        return body
-
-    def _checked_query(self, query: str, allowed: frozenset) -> str:
-        try:
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query),
-                              max_num_fields=64)
-        except ValueError:
-            raise Refused(400, "Malformed query string.") from None
-        database = f"projects/{self.project}/databases/(default)"
-        for name, value in pairs:
-            if name not in allowed:
-                raise Refused(403, f"Query parameter {name!r} is not forwarded.")
-            if not _SAFE_VALUE.match(value):
-                raise Refused(400, f"Bad value for {name!r}.")
-            if name == "database" and value != database:
-                raise Refused(403, "Another database.")
-        return urlencode(pairs)
-
-    def _checked_channel_body(self, body: bytes) -> bytes:
-        if not body:
-            return body
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
-                              max_num_fields=1000)
-        except (UnicodeDecodeError, ValueError):
-            raise Refused(400, "Malformed WebChannel body.") from None
-        out = []
-        for name, value in pairs:
-            if not _BODY_FIELD.match(name):
-                raise Refused(403, f"WebChannel field {name!r} is not forwarded.")
-            if name == "headers":
-                value = _clean_header_block(value)
-                if not value:
-                    continue
-            out.append((name, value))
-        return urlencode(out).encode()
-
-    def _proxy(self) -> None:
-        self.close_connection = True
-        parts = urlsplit(self.path)
-        try:
-            for name in _CREDENTIAL_HEADERS:
-                if any(_ADMIN_TOKEN.match(v) for v in self.headers.get_all(name) or []):
-                    raise Refused(403, "The emulator's admin credential is not accepted here.")
-            channel = _CHANNEL.match(parts.path)
-            if channel:
-                query = self._checked_query(parts.query, _CHANNEL_PARAMS)
-            else:
-                m = _RPC.match(parts.path)
-                if not m or m.group("project") != self.project:
-                    raise Refused(403, "Another project.")
-                query = self._checked_query(parts.query, _RPC_PARAMS)
-            body = self._read_body() if self.command == "POST" else b""
-            if self.command == "GET" and (self.headers.get("Content-Length") not in (None, "0")
-                                          or self.headers.get_all("Transfer-Encoding")):
-                raise Refused(400, "A GET has no body.")
-            if channel and self.command == "POST":
-                body = self._checked_channel_body(body)
-        except Refused as err:
-            return self._plain(err.status, err.reason)
-        headers = {h: self.headers[h] for h in _FORWARD_HEADERS
-                   if self.headers.get(h) is not None and _SAFE_VALUE.match(self.headers[h])}
-        if self.command == "POST":
-            headers["Content-Length"] = str(len(body))
-        target = parts.path + ("?" + query if query else "")
-        upstream = http.client.HTTPConnection(self.emulator_host, self.emulator_port,
-                                              timeout=UPSTREAM_TIMEOUT)
-        self.server.track(upstream)
-        try:
-            try:
-                upstream.request(self.command, target, body=body if self.command == "POST" else None,
-                                 headers=headers)
-                response = upstream.getresponse()
-            except (OSError, http.client.HTTPException):
-                return self._plain(502, "The Firestore emulator did not answer.")
-            self.send_response(response.status, response.reason)
-            for name in _RETURN_HEADERS:
-                value = response.getheader(name)
-                if value is not None:
-                    self.send_header(name, value)
-            length = response.getheader("Content-Length")
-            if length is not None and length.isdigit():
-                self.send_header("Content-Length", length)
-            self.send_header("Connection", "close")
-            self.end_headers()
-            # Stream: WebChannel's back channel is one long response; pass each piece on now.
-            while True:
-                chunk = response.read1(65536)
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-        except (OSError, http.client.HTTPException):
-            pass  # the browser or the emulator went away (or the server is stopping)
-        finally:
-            self.server.untrack(upstream)
-            upstream.close()
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    """ThreadingHTTPServer whose request threads are daemons, counted, bounded, and ended
-    (their sockets and upstream connections shut) by `server_close()`."""
-
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 64  # a page opens several connections at once (the default is 5)
-
-    def __init__(self, *args, **kwargs):
-        self._lock = threading.Lock()
-        self._request_threads: set[threading.Thread] = set()
-        self._sockets: set[socket.socket] = set()
-        self._upstreams: set[http.client.HTTPConnection] = set()
-        self._per_client: dict[str, int] = {}
-        self._header_due: dict[socket.socket, float] = {}  # requests still sending headers
-        self._closing = False
-        super().__init__(*args, **kwargs)
-        # Ends slow senders (one byte of header every few seconds would otherwise keep a
-        # connection, and enough of them the whole server, for ever). Owned by the server:
-        # server_close() ends it.
-        self._reaper_stop = threading.Event()
-        self._reaper = threading.Thread(target=self._reap, name="tfwatcher-serve-reaper", daemon=True)
-        self._reaper.start()
-
-    def process_request(self, request, client_address):
-        ip = client_address[0] if client_address else ""
-        with self._lock:
-            crowded = (not _is_loopback_address(ip)
-                       and self._per_client.get(ip, 0) >= MAX_PER_CLIENT)
-            if self._closing or crowded or len(self._request_threads) >= MAX_CONNECTIONS:
-                refused = True
-            else:
-                refused = False
-                t = threading.Thread(target=self._run, args=(request, client_address),
-                                     name="tfwatcher-serve-request", daemon=True)
-                self._request_threads.add(t)
-                self._sockets.add(request)
-                self._per_client[ip] = self._per_client.get(ip, 0) + 1
-                self._header_due[request] = time.monotonic() + HEADER_DEADLINE
-        if refused:
-            self.shutdown_request(request)
-            return
-        t.start()
-
-    def _run(self, request, client_address):
-        ip = client_address[0] if client_address else ""
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self._lock:
-                self._request_threads.discard(threading.current_thread())
-                self._sockets.discard(request)
-                self._header_due.pop(request, None)
-                left = self._per_client.get(ip, 1) - 1
-                if left:
-                    self._per_client[ip] = left
-                else:
-                    self._per_client.pop(ip, None)
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if isinstance(sys.exc_info()[1], OSError):
-            return  # a client that went away, or one we cut off: nothing to report
-        super().handle_error(request, client_address)
-
-    def headers_read(self, request) -> None:
-        """The request line and headers are in: the header deadline no longer applies."""
-        with self._lock:
-            self._header_due.pop(request, None)
-
-    def _reap(self) -> None:
-        while not self._reaper_stop.wait(1.0):
-            now = time.monotonic()
-            with self._lock:
-                late = [s for s, due in self._header_due.items() if due < now]
-                for s in late:
-                    del self._header_due[s]
-            for s in late:  # outside the lock: shutting a socket down wakes its thread
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def track(self, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._upstreams.add(conn)
-
-    def untrack(self, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._upstreams.discard(conn)
-
-    def live_threads(self) -> int:
-        with self._lock:
-            return len(self._request_threads)
-
-    def server_close(self):
-        super().server_close()
-        self._reaper_stop.set()
-        self._reaper.join(timeout=5)
-        with self._lock:
-            self._closing = True
-            sockets = list(self._sockets) + [c.sock for c in self._upstreams if c.sock]
-            threads = list(self._request_threads)
-        for s in sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + 5
-        for t in threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
-
 
 class DashboardServer:
     """A threaded HTTP server for the dashboard and the Firestore proxy; `start()` returns at
@@ -490,7 +238,7 @@ class DashboardServer:
 
     def __init__(self, dist: str | Path = DEFAULT_DIST, host: str = "127.0.0.1", port: int = 5000,
                  emulator_port: int = 8080, project: str = DEFAULT_PROJECT,
-                 emulator_host: str = "127.0.0.1"):
+                 emulator_host: str = "127.0.0.1", limits: Limits | None = None):
         self.dist = Path(dist)
         if not (self.dist / "index.html").is_file():
             raise FileNotFoundError(
@@ -498,9 +246,10 @@ class DashboardServer:
                 f"or pass --dist")
         handler = type("Handler", (_Handler,), {"project": project, "emulator_port": emulator_port,
                                                 "emulator_host": emulator_host})
-        server_class = _Server
+        attrs = {"limits": limits or Limits()}
         if ":" in host:
-            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+            attrs["address_family"] = socket.AF_INET6
+        server_class = type("_Server", (LimitedServer,), attrs)
         self.httpd = server_class((host, port), functools.partial(handler, directory=str(self.dist)))
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None

@@ -1,126 +1,60 @@
 """`tfwatcher watch SID`: a live view of a session in the terminal, for people on SSH.
 
-It listens (Firestore realtime listeners) to three things only, so its cost does not grow with
-the length of the run:
+`SessionListener` listens (Firestore realtime listeners) to three things only, so its cost
+does not grow with the length of the run:
   * the session document (status, plan, progress, latest values; one read per update);
   * the newest `EPOCH_WINDOW` epoch records, by time;
   * the newest one or two batch chunks of the kind being run (found with one count query,
     then a key-range listener moved forward as chunks fill up): never the whole collection.
-It ends by itself when the session finishes, crashes or is stopped (printing the final
-state), or on Ctrl+C; it unsubscribes its listeners and closes its client on the way out.
-`--once` prints one frame and exits. Without a terminal (piped, or in a log) it prints one
-line per change instead of redrawing.
+`watch_command` ends by itself when the session finishes, crashes or is stopped (printing the
+final state), or on Ctrl+C; it unsubscribes the listeners and closes its client on the way
+out. `--once` prints one frame and exits. Without a terminal (piped, or in a log) it prints one
+line per change instead of redrawing. What a frame shows is `watch_view`.
+
+Locks: `SessionListener.lock` guards what the listeners delivered; `ReadCounter` has its own.
+Neither is taken while the other is held (the counter is called outside `lock`).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from datetime import datetime, timezone
+import warnings
 
-from tfwatcher.base import ids
-from tfwatcher.read.load import ReadCounter, _close, _fit, _retry, describe_error, resolve_target
+from tfwatcher.base import contract, ids
+from tfwatcher.read.firestore import (
+    ReadCounter,
+    close,
+    describe_error,
+    read_session_document,
+    resolve_target,
+    retry_policy,
+    session_ref,
+)
+from tfwatcher.read.untrusted import terminal_text
+from tfwatcher.read.watch_view import (  # noqa: F401  (re-exported: tfwatcher.read.watch.X)
+    EPOCH_WINDOW,
+    batch_kind_of_mode,
+    main_metrics,
+    render,
+    sparkline,
+    status_line,
+    view_model,
+)
 
-SPARK = "▁▂▃▄▅▆▇█"
-EPOCH_WINDOW = 120        # newest epoch records listened to
-SPARK_WIDTH = 40
-BAR_WIDTH = 50
-MAX_METRICS = 8
 LINE_EVERY = 5.0          # seconds between status lines without a terminal
-ENDED = ("finished", "crashed", "stopped")
-KIND_FOR_MODE = {"fit": "train", "custom": "train", "evaluate": "test", "predict": "predict"}
-STATUS_STYLE = {"running": "bold green", "finished": "bold blue", "crashed": "bold red",
-                "stopped": "bold yellow", "stalled": "bold magenta", "new": "dim"}
+ENDED = contract.ENDED_STATUSES
 
 
-def sparkline(values, width: int = SPARK_WIDTH) -> str:
-    """Unicode block characters for `values` (the last value of each of `width` buckets);
-    NaN and ±inf are `×`."""
-    values = list(values)
-    if not values:
-        return ""
-    if len(values) > width:
-        n = len(values)
-        values = [values[min(n - 1, ((i + 1) * n) // width - 1)] for i in range(width)]
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    out = []
-    for v in values:
-        if v is None:
-            out.append(" ")
-        elif not math.isfinite(v):
-            out.append("×")
-        elif hi == lo:
-            out.append(SPARK[3])
-        else:
-            out.append(SPARK[min(len(SPARK) - 1, int((v - lo) / (hi - lo) * (len(SPARK) - 1) + 0.5))])
-    return "".join(out)
-
-
-def main_metrics(names, limit: int = MAX_METRICS) -> list[str]:
-    """loss first, then val_loss, then each other metric followed by its val_ twin."""
-    names = list(dict.fromkeys(names))
-    present = set(names)
-    order: list[str] = []
-
-    def add(name):
-        if name in present and name not in order:
-            order.append(name)
-
-    add("loss")
-    add("val_loss")
-    for name in names:
-        if name.startswith("val_"):
-            continue
-        add(name)
-        add("val_" + name)
-    for name in names:
-        add(name)
-    return order[:limit]
-
-
-def _fmt_value(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if isinstance(v, (int, float)):
-        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
-    return str(v)
-
-
-def _fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h {m:02d}m"
-    if m:
-        return f"{m}m {s:02d}s"
-    return f"{s}s"
-
-
-def _timestamp(value) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.timestamp()
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
-
-
-class Watcher:
-    """The listeners and what they delivered. Listener callbacks run on the client's threads:
-    they only store under `lock`; the main thread renders and moves the chunk window."""
+class SessionListener:
+    """The listeners of one session and what they delivered. Listener callbacks run on the
+    client's threads: they only store under `lock`; the main thread renders and moves the
+    chunk window (`follow_batches`)."""
 
     def __init__(self, client, sid: str, batches: bool = True, counter: ReadCounter | None = None):
         self.client = client
         self.sid = sid
-        self.root = client.document(f"sessions/{sid}")
+        self.root = session_ref(client, sid)
         self.batches_on = batches
         self.counter = counter or ReadCounter()
         self.lock = threading.Lock()
@@ -136,6 +70,7 @@ class Watcher:
         self.batch_start = 0
         self._batch_mode = None
         self._chunk_gen = 0
+        self._unsubscribe_warned = False
 
     # ----- listeners ----------------------------------------------------------------------------
 
@@ -143,7 +78,7 @@ class Watcher:
         from google.cloud import firestore
 
         self._watches["session"] = self.root.on_snapshot(self._on_session)
-        query = (self.root.collection("epochs")
+        query = (self.root.collection(contract.COLLECTIONS["epochs"])
                  .order_by("time", direction=firestore.Query.DESCENDING).limit(EPOCH_WINDOW))
         self._watches["epochs"] = query.on_snapshot(self._on_epochs)
         if not self.batches_on:
@@ -161,13 +96,9 @@ class Watcher:
             self._touch()
         self._first["session"].set()
 
-    def _count_changes(self, changes, docs) -> None:
-        billed = sum(1 for c in changes if getattr(c.type, "name", "") in ("ADDED", "MODIFIED"))
-        self.counter.reads += billed if (billed or docs) else 1
-
     def _on_epochs(self, docs, changes, _read_time) -> None:
+        self.counter.delivered(changes, docs)
         with self.lock:
-            self._count_changes(changes, docs)
             self.epochs = {d.id: d.to_dict() or {} for d in docs}
             self._touch()
         self._first["epochs"].set()
@@ -175,29 +106,36 @@ class Watcher:
     def _chunk_callback(self, gen: int):
         def on_chunks(docs, changes, _read_time):
             with self.lock:
-                if gen != self._chunk_gen:  # an earlier window, being replaced
-                    return
-                self._count_changes(changes, docs)
-                for d in docs:
-                    self.chunks[d.id] = d.to_dict() or {}
-                self._touch()
+                current = gen == self._chunk_gen
+                if current:
+                    for d in docs:
+                        self.chunks[d.id] = d.to_dict() or {}
+                    self._touch()
+            if not current:  # an earlier window, being replaced
+                return
+            self.counter.delivered(changes, docs)
             self._first["batches"].set()
         return on_chunks
 
     def _chunk_query(self, kind: str, start: int):
+        """The chunks of `kind` from index `start` on: a range of document IDs, from
+        `chunk_id(kind, start)` up to the first ID past the kind's prefix."""
         from google.cloud import firestore
         from google.cloud.firestore_v1.field_path import FieldPath
 
-        col = self.root.collection("batches")
+        col = self.root.collection(contract.COLLECTIONS["batches"])
         key = FieldPath.document_id()
-        return (col.where(filter=firestore.FieldFilter(key, ">=", col.document(f"{kind}-{start:06d}")))
-                   .where(filter=firestore.FieldFilter(key, "<", col.document(f"{kind}."))))
+        template = contract.DOCUMENTS["chunk"]
+        prefix = contract.fill(template[:template.index("{index")], kind=kind)  # "train-"
+        past = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # "train.": after every chunk of the kind
+        return (col.where(filter=firestore.FieldFilter(key, ">=", col.document(contract.chunk_id(kind, start))))
+                   .where(filter=firestore.FieldFilter(key, "<", col.document(past))))
 
     def _count(self, kind: str, timeout: float) -> int:
         """How many chunks of `kind` there are; chunk indices are contiguous from 0, so the
         newest is this minus one. One count query, billed one read per 1,000 chunks."""
         query = self._chunk_query(kind, 0)
-        result = query.count().get(retry=_retry(timeout), timeout=timeout)
+        result = query.count().get(retry=retry_policy(timeout), timeout=timeout)
         n = int(result[0][0].value)
         self.counter.count(n)
         return n
@@ -214,7 +152,7 @@ class Watcher:
             newest = max((c.get("index", 0) for c in self.chunks.values()
                           if c.get("kind") == current), default=None)
         if current is None or mode != decided:
-            kind = KIND_FOR_MODE.get(mode or "", "train")
+            kind = batch_kind_of_mode(mode)
             count = self._count(kind, timeout)
             if count == 0 and kind != "train" and ended:
                 # a finished evaluate/predict that logged no batches (the default callbacks
@@ -239,7 +177,12 @@ class Watcher:
                            if v.get("kind") == kind and v.get("index", 0) >= start}
         self._watches["batches"] = self._chunk_query(kind, start).on_snapshot(self._chunk_callback(gen))
 
+    def wait_session(self, timeout: float) -> bool:
+        """Wait until the session listener has answered once; False after `timeout` seconds."""
+        return self._first["session"].wait(timeout)
+
     def wait_first(self, timeout: float) -> bool:
+        """Wait until every listener has answered once; False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         for event in self._first.values():
             if not event.wait(max(0.0, deadline - time.monotonic())):
@@ -248,11 +191,16 @@ class Watcher:
 
     def _unwatch(self, name: str) -> None:
         watch = self._watches.pop(name, None)
-        if watch is not None:
-            try:
-                watch.unsubscribe()
-            except Exception:
-                pass
+        if watch is None:
+            return
+        try:
+            watch.unsubscribe()
+        except Exception as err:  # the client's close ends its stream anyway
+            if not self._unsubscribe_warned:
+                self._unsubscribe_warned = True
+                warnings.warn(f"tfwatcher watch: could not unsubscribe the {name} listener "
+                              f"({type(err).__name__}: {err}); it ends when the client is "
+                              f"closed", RuntimeWarning, stacklevel=2)
 
     def stop(self) -> None:
         for name in list(self._watches):
@@ -261,204 +209,20 @@ class Watcher:
     # ----- what to show -------------------------------------------------------------------------
 
     def snapshot(self) -> dict:
+        reads = self.counter.reads  # the counter's lock, never inside ours
         with self.lock:
             return {"session": dict(self.session), "epochs": list(self.epochs.values()),
                     "chunks": sorted(self.chunks.values(), key=lambda c: c.get("index", 0)),
-                    "kind": self.batch_kind, "reads": self.counter.reads}
+                    "kind": self.batch_kind, "reads": reads}
 
 
-def view_model(snap: dict, now: float | None = None) -> dict:
-    """Everything a frame shows, computed from what the listeners delivered."""
-    now = time.time() if now is None else now
-    session = snap["session"]
-    plan = session.get("plan") or {}
-    progress = session.get("progress") or {}
-    status = session.get("status") or "new"
-    train_epochs = sorted((e for e in snap["epochs"] if e.get("kind", "train") == "train"),
-                          key=lambda e: e.get("epoch") or 0)
-    other_epochs = sorted((e for e in snap["epochs"] if e.get("kind", "train") != "train"),
-                          key=lambda e: (e.get("time") or 0))
-    # batch points of the chunks in the window, in step order
-    points: dict[str, list] = {}
-    steps: list = []
-    times: list = []
-    batch_numbers: list = []
-    calls: list = []
-    for chunk in snap["chunks"]:
-        n = chunk.get("n", len(chunk.get("step") or []))
-        steps.extend(_fit(chunk.get("step"), n))
-        times.extend(_fit(chunk.get("time"), n))
-        batch_numbers.extend(_fit(chunk.get("batch"), n))
-        calls.extend(_fit(chunk.get("epoch"), n))
-        have = set()
-        for s in chunk.get("series") or []:
-            values = _fit(s.get("values"), n)
-            points.setdefault(s["name"], [None] * (len(steps) - n)).extend(values)
-            have.add(s["name"])
-        for name, values in points.items():
-            if name not in have:
-                values.extend([None] * n)
-    epoch_dicts = [dict(zip(e.get("names") or [], e.get("values") or [])) for e in train_epochs]
-    epoch_names = list(dict.fromkeys(n for d in epoch_dicts for n in d))
-    epoch_values = {n: [d.get(n) for d in epoch_dicts] for n in epoch_names}
-    latest = {d.get("name"): d.get("value") for d in session.get("latest") or [] if isinstance(d, dict)}
-    names = list(session.get("metrics") or []) + list(epoch_values) + list(points)
-    rows = []
-    for name in main_metrics(names):
-        batch = [v for v in points.get(name, []) if v is not None]
-        epochs = [v for v in epoch_values.get(name, []) if v is not None]
-        last = latest.get(name, epochs[-1] if epochs else batch[-1] if batch else None)
-        rows.append({"name": name, "last": last, "batch_values": batch, "epoch_values": epochs})
-    # progress and ETA
-    epochs_plan, steps_plan = plan.get("epochs"), plan.get("steps")
-    epoch, batch = progress.get("epoch") or 0, progress.get("batch") or 0
-    done_epochs = max([e.get("epoch") or 0 for e in train_epochs] + [0])
-    fraction = None
-    total = done = None
-    if epochs_plan and steps_plan:
-        total = epochs_plan * steps_plan
-        done = max((max(epoch, 1) - 1) * steps_plan + min(batch, steps_plan),
-                   min(done_epochs, epochs_plan) * steps_plan)
-        fraction = min(1.0, done / total)
-    elif epochs_plan:
-        fraction = min(1.0, done_epochs / epochs_plan)
-    running_call = None
-    mode = session.get("mode")
-    if mode in ("evaluate", "predict"):
-        # progress counts train batches; an evaluate/predict call shows its own batches
-        fraction = total = done = None
-        if snap.get("kind") == KIND_FOR_MODE[mode] and steps:
-            running_call = {"call": calls[-1], "batch": batch_numbers[-1] or 0}
-            if steps_plan:
-                total, done = steps_plan, min(running_call["batch"], steps_plan)
-                fraction = done / total
-    eta = None
-    if status == "running" and fraction is not None and fraction < 1:
-        per_step = None
-        if len(steps) >= 2 and steps[-1] != steps[0] and times[-1] and times[0]:
-            k = max(0, len(steps) - 200)
-            if steps[-1] != steps[k]:
-                per_step = (times[-1] - times[k]) / (steps[-1] - steps[k])
-        if per_step is not None and total is not None:
-            eta = max(0.0, per_step * (total - done))
-        elif train_epochs and epochs_plan:
-            avg = train_epochs[-1].get("avg_seconds") or train_epochs[-1].get("seconds")
-            if avg:
-                eta = avg * (epochs_plan - done_epochs)
-    updates = [_timestamp(session.get("heartbeat"))]
-    updates += [times[-1] if times else None]
-    updates += [e.get("time") for e in snap["epochs"]]
-    updates = [u for u in updates if isinstance(u, (int, float))]
-    last_update = max(updates) if updates else None
-    evaluations = [(e.get("kind"), e.get("epoch"), dict(zip(e.get("names") or [], e.get("values") or [])))
-                   for e in other_epochs[-3:]]
-    return {"sid": snap.get("sid", ""), "name": session.get("name") or "", "status": status,
-            "mode": session.get("mode"), "plan": plan, "epoch": epoch, "batch": batch,
-            "step": progress.get("step") or 0, "fraction": fraction, "eta": eta,
-            "last_update": last_update, "age": None if last_update is None else max(0.0, now - last_update),
-            "rows": rows, "error": session.get("error"), "evaluations": evaluations,
-            "call": running_call,
-            "reads": snap.get("reads", 0), "points": len(steps), "batch_kind": snap.get("kind"),
-            "epochs_seen": len(train_epochs)}
-
-
-def render(model: dict, width: int = 80):
-    """A rich renderable of one frame, `width` columns wide."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    status = model["status"]
-    head = Text()
-    head.append("TF Watcher ", style="bold")
-    head.append(ids.display_id(model["sid"]) if model["sid"] else "")
-    if model["name"]:
-        head.append(f"  “{model['name']}”", style="italic")
-    line = Text()
-    line.append("Status: ")
-    line.append(status, style=STATUS_STYLE.get(status, "bold"))
-    if model["mode"]:
-        line.append(f" ({model['mode']})")
-    if model["age"] is not None:
-        line.append(f"   Last update: {_fmt_duration(model['age'])} ago")
-        if status == "running" and model["age"] > 60:
-            line.append("  (no news: stalled?)", style="yellow")
-    parts = [head, line]
-    plan = model["plan"] or {}
-    prog = Text("Progress: ")
-    if model["mode"] in ("evaluate", "predict"):
-        # session progress counts train batches; a call shows its own batches
-        call = model.get("call")
-        prog.append(f"{model['mode']} call {call['call']} · batch {call['batch']}" if call
-                    else model["mode"])
-        if call and plan.get("steps"):
-            prog.append(f"/{plan['steps']}")
-    else:
-        prog.append(f"epoch {model['epoch']}" + (f"/{plan['epochs']}" if plan.get("epochs") else ""))
-        if plan.get("steps"):
-            prog.append(f" · batch {model['batch']}/{plan['steps']}")
-        elif model["batch"]:
-            prog.append(f" · batch {model['batch']}")
-        prog.append(f" · step {model['step']}")
-    if model["fraction"] is not None:
-        prog.append(f" · {model['fraction'] * 100:.0f}%")
-    if model["eta"] is not None:
-        prog.append(f" · ETA {_fmt_duration(model['eta'])}")
-    if model["mode"] in ("evaluate", "predict"):
-        prog.append(f" (trained: epoch {model['epoch']}, step {model['step']})", style="dim")
-    parts.append(prog)
-    if model["fraction"] is not None:
-        bar_w = min(BAR_WIDTH, width)
-        filled = int(round(model["fraction"] * bar_w))
-        bar = Text("━" * filled, style="green")
-        bar.append("━" * (bar_w - filled), style="grey37")
-        parts.append(bar)
-    if model["error"]:
-        err = model["error"]
-        parts.append(Text(f"Error: {err.get('type', '')}: {str(err.get('message', ''))[:300]}",
-                          style="red"))
-    if model["rows"]:
-        names = [row["name"] for row in model["rows"]]
-        lasts = [_fmt_value(row["last"]) for row in model["rows"]]
-        name_w = min(24, max(6, *map(len, names)))
-        last_w = max(4, *map(len, lasts))
-        kind = model["batch_kind"] or "train"
-        seen = model["epochs_seen"]
-        batch_head = f"{kind} batches (latest {model['points']})" if model["points"] else "batches"
-        epoch_head = f"epochs (last {seen})" if seen >= EPOCH_WINDOW else f"epochs ({seen})"
-        room = max(20, width - name_w - last_w - 6)
-        most = max([len(row["epoch_values"]) for row in model["rows"]] + [1])
-        epoch_w = max(len(epoch_head), min(most, SPARK_WIDTH, room // 3))
-        batch_w = max(10, min(SPARK_WIDTH * 2, room - epoch_w))
-        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-        table.add_column("metric", no_wrap=True, max_width=name_w, overflow="ellipsis")
-        table.add_column("last", justify="right", no_wrap=True, min_width=last_w)
-        table.add_column(batch_head, no_wrap=True, min_width=min(batch_w, len(batch_head)))
-        table.add_column(epoch_head, no_wrap=True, min_width=epoch_w)
-        for row, last in zip(model["rows"], lasts):
-            table.add_row(row["name"], last, sparkline(row["batch_values"], batch_w),
-                          sparkline(row["epoch_values"], epoch_w))
-        parts.append(table)
-    else:
-        parts.append(Text("No metrics yet.", style="dim"))
-    for kind, n, values in model["evaluations"]:
-        shown = ", ".join(f"{k} {_fmt_value(v)}" for k, v in list(values.items())[:6])
-        parts.append(Text(f"{kind} #{n}: {shown}"))
-    parts.append(Text(f"{model['reads']} document reads so far · Ctrl+C to leave", style="dim"))
-    return Group(*parts)
-
-
-def status_line(model: dict) -> str:
-    """One line per change, for a terminal that cannot redraw (a pipe, a log file)."""
-    plan = model["plan"] or {}
-    bits = [datetime.now().strftime("%H:%M:%S"), model["status"]]
-    bits.append(f"epoch {model['epoch']}" + (f"/{plan['epochs']}" if plan.get("epochs") else ""))
-    bits.append(f"step {model['step']}")
-    if model["eta"] is not None:
-        bits.append(f"ETA {_fmt_duration(model['eta'])}")
-    for row in model["rows"][:4]:
-        bits.append(f"{row['name']}={_fmt_value(row['last'])}")
-    return "  ".join(bits)
+def __getattr__(name: str):
+    if name == "Watcher":
+        warnings.warn("tfwatcher.read.watch.Watcher is now SessionListener (Watcher is the "
+                      "Keras callback, tfwatcher.callbacks.Watcher); the old name will be "
+                      "removed in a later version", DeprecationWarning, stacklevel=2)
+        return SessionListener
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def watch_command(sid_text: str, project: str | None = None, once: bool = False,
@@ -474,84 +238,82 @@ def watch_command(sid_text: str, project: str | None = None, once: bool = False,
     try:
         sid = ids.parse(sid_text)
     except ValueError as e:
-        err.print(f"{prefix} {e}", markup=False)
+        err.print(f"{prefix} {terminal_text(e)}", markup=False)
         return 2
     if not timeout > 0:
         err.print(f"{prefix} --timeout must be a positive number of seconds; got {timeout:g}")
         return 2
     target, why = resolve_target(project)
     if target is None:
-        err.print(f"{prefix} {why}", markup=False)
+        err.print(f"{prefix} {terminal_text(why)}", markup=False)
         return 2
-    client = watcher = None
+    client = listener = None
     try:
         client = target.client()
-        from tfwatcher.read.load import SCHEMA, NewerSchema, SessionNotFound
-
         # One plain read first: an unknown ID, no access or no network is one message in
         # `timeout` seconds (a listener would retry silently for ever).
-        snap = client.document(f"sessions/{sid}").get(retry=_retry(timeout), timeout=timeout)
-        if not snap.exists:
-            raise SessionNotFound(f"no session {ids.display_id(sid)} in project {target.project!r}: "
-                                  f"check the ID (or the project: --project, TFWATCHER_PROJECT)")
-        schema = (snap.to_dict() or {}).get("schema", 1)
-        if isinstance(schema, int) and schema > SCHEMA:
-            raise NewerSchema(f"session {ids.display_id(sid)} was written by a newer TF Watcher "
-                              f"(schema {schema}; this one reads {SCHEMA}): upgrade tf-watcher")
+        read_session_document(client, sid, timeout, target.project)
         counter = ReadCounter()
         counter.query(1)
-        watcher = Watcher(client, sid, batches=batches, counter=counter)
-        watcher.start()
-        if not watcher._first["session"].wait(timeout):
+        listener = SessionListener(client, sid, batches=batches, counter=counter)
+        listener.start()
+        if not listener.wait_session(timeout):
             raise TimeoutError(f"no answer from Firestore within {timeout:g} s")
-        watcher.follow_batches(timeout)
-        if not watcher.wait_first(timeout):
+        listener.follow_batches(timeout)
+        if not listener.wait_first(timeout):
             raise TimeoutError(f"no answer from Firestore within {timeout:g} s")
-        return _loop(watcher, console, sid, once, max_seconds)
+        return _loop(listener, console, err, sid, once, max_seconds)
     except KeyboardInterrupt:
         return 0
     except Exception as e:
-        err.print(f"{prefix} {describe_error(e, target.project, timeout)}", markup=False)
+        err.print(f"{prefix} {terminal_text(describe_error(e, target.project, timeout))}",
+                  markup=False)
         return 1
     finally:
-        if watcher is not None:
-            watcher.stop()
+        if listener is not None:
+            listener.stop()
         if client is not None:
-            _close(client)
+            close(client)
 
 
-def _frame(watcher: Watcher, sid: str):
-    snap = watcher.snapshot()
+def _frame(listener: SessionListener, sid: str):
+    snap = listener.snapshot()
     snap["sid"] = sid
     return view_model(snap)
 
 
-def _loop(watcher: Watcher, console, sid: str, once: bool, max_seconds: float | None) -> int:
+def _loop(listener: SessionListener, console, err, sid: str, once: bool,
+          max_seconds: float | None) -> int:
     from rich.live import Live
 
     if once:
-        console.print(render(_frame(watcher, sid), console.width))
+        console.print(render(_frame(listener, sid), console.width))
         return 0
     started = time.monotonic()
     ended_at = None
     live = None
     last_line = last_key = None
     last_print = 0.0
+    warned = False
     try:
         if console.is_terminal:
-            live = Live(render(_frame(watcher, sid), console.width), console=console, refresh_per_second=4,
-                        transient=False)
+            live = Live(render(_frame(listener, sid), console.width), console=console,
+                        refresh_per_second=4, transient=False)
             live.start()
         else:
-            console.print(render(_frame(watcher, sid), console.width))
+            console.print(render(_frame(listener, sid), console.width))
         while True:
-            watcher.changed.wait(0.5)
-            watcher.changed.clear()
+            listener.changed.wait(0.5)
+            listener.changed.clear()
             try:
-                watcher.follow_batches()
-            except Exception:
-                pass  # the next tick tries again; the frame shows the age of the data
-            model = _frame(watcher, sid)
+                listener.follow_batches()
+            except Exception as e:  # the next tick tries again; the frame shows the data's age
+                if not warned:
+                    warned = True
+                    err.print(f"tfwatcher watch: could not follow the newest batches "
+                              f"({terminal_text(describe_error(e))}); trying again every half "
+                              f"second, and the frame shows how old its data is.", markup=False)
+            model = _frame(listener, sid)
             if live is not None:
                 live.update(render(model, console.width))
             else:
@@ -567,7 +329,7 @@ def _loop(watcher: Watcher, console, sid: str, once: bool, max_seconds: float | 
             if model["status"] in ENDED:
                 # The last points and epochs follow the status: wait until it is quiet.
                 ended_at = ended_at or time.monotonic()
-                quiet = time.monotonic() - watcher.last_change
+                quiet = time.monotonic() - listener.last_change
                 if quiet >= 1.5 or time.monotonic() - ended_at > 8:
                     break
             if max_seconds is not None and time.monotonic() - started > max_seconds:
@@ -578,7 +340,7 @@ def _loop(watcher: Watcher, console, sid: str, once: bool, max_seconds: float | 
             live = None
         console.print("Stopped watching (the run itself goes on).", style="dim")
         return 0
-    final = render(_frame(watcher, sid), console.width)
+    final = render(_frame(listener, sid), console.width)
     if live is not None:
         live.update(final)
         live.stop()

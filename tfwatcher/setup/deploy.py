@@ -31,6 +31,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfwatcher.base import contract
+
 PACKAGE = Path(__file__).resolve().parents[1]  # the tfwatcher folder
 CHECKOUT = PACKAGE.parent
 
@@ -242,6 +244,11 @@ def write_functions(source: Path, dest: Path, region: str) -> None:
         elif child.name != "main.py":
             shutil.copyfile(child, dest / child.name)
     (dest / "main.py").write_text(region_patch(main.read_text()))
+    # The functions read the data contract beside tfw_functions/contract.py: this package's
+    # own file, so they always agree with the package doing the deploy.
+    (dest / "tfw_functions").mkdir(exist_ok=True)
+    shutil.copyfile(Path(contract.__file__).with_name("contract.json"),
+                    dest / "tfw_functions" / "contract.json")
     (dest / ".env").write_text(env_with_region(
         (source / ".env").read_text() if (source / ".env").is_file() else "", region))
 

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 from tfwatcher.base import access
-from tfwatcher.base import project
+from tfwatcher.base import project as projects
 
 TIMEOUT = 5.0  # seconds for each network check
 DOCTOR_COLLECTION = "tfwatcher-doctor"
@@ -86,7 +86,7 @@ def _describe_credentials(creds) -> str:
     return type(creds).__name__
 
 
-def check_credentials(target: project.Target | None) -> tuple[Finding, bool]:
+def check_credentials(target: projects.Target | None) -> tuple[Finding, bool]:
     """(finding, usable)."""
     name = "credentials"
     if target is not None and target.emulator_host:
@@ -122,13 +122,13 @@ def check_credentials(target: project.Target | None) -> tuple[Finding, bool]:
     return Finding(name, "OK", where), True
 
 
-def resolve_target(project: str | None) -> tuple[project.Target | None, Finding]:
+def resolve_target(project: str | None) -> tuple[projects.Target | None, Finding]:
     name = "project"
     try:
-        target = project.resolve(project)
+        target = projects.resolve(project)
     except ValueError as err:
         return None, Finding(name, "FAIL", str(err), "pass --project YOUR_PROJECT_ID")
-    except project.NotConfigured:
+    except projects.NotConfigured:
         return None, Finding(name, "FAIL", "no Firebase project configured",
                              "pass --project YOUR_PROJECT_ID or set TFWATCHER_PROJECT (in "
                              "Colab, authenticate first: the project then comes with the "
@@ -145,7 +145,7 @@ def resolve_target(project: str | None) -> tuple[project.Target | None, Finding]
                                        f"{target.dashboard_url}")
 
 
-def _access_fix(err: BaseException, target: project.Target) -> str:
+def _access_fix(err: BaseException, target: projects.Target) -> str:
     from google.api_core import exceptions as gexc
 
     p = target.project
@@ -166,7 +166,7 @@ def _access_fix(err: BaseException, target: project.Target) -> str:
     return "check the network connection (and any proxy or firewall) to firestore.googleapis.com"
 
 
-def check_reachable(client, target: project.Target) -> Finding:
+def check_reachable(client, target: projects.Target) -> Finding:
     name = "Firestore reachable"
     doc = client.collection(DOCTOR_COLLECTION).document("absent")
     try:
@@ -179,7 +179,7 @@ def check_reachable(client, target: project.Target) -> Finding:
                                f"({'found' if snap.exists else 'no such document, as expected'})")
 
 
-def check_write(client, target: project.Target) -> Finding:
+def check_write(client, target: projects.Target) -> Finding:
     name = "write and delete"
     doc = client.collection(DOCTOR_COLLECTION).document(
         f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:12]}")
@@ -198,14 +198,14 @@ def check_write(client, target: project.Target) -> Finding:
     return Finding(name, "OK", f"wrote and deleted {DOCTOR_COLLECTION}/{doc.id}")
 
 
-def listing_url(target: project.Target) -> str:
+def listing_url(target: projects.Target) -> str:
     path = f"/v1/projects/{target.project}/databases/(default)/documents/sessions?pageSize=1"
     if target.emulator_host:
         return f"http://{target.emulator_host}{path}"
     return PRODUCTION_REST + path
 
 
-def check_rules(target: project.Target) -> Finding:
+def check_rules(target: projects.Target) -> Finding:
     """An anonymous REST client (no Authorization header) lists `sessions`: the rules must
     answer 403 PERMISSION_DENIED."""
     name = "rules deny listing sessions"

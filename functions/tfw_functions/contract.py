@@ -1,0 +1,52 @@
+"""The data contract for the functions: `contract.json`, the same file as the package's
+tfwatcher/base/contract.json (the functions never import the tfwatcher package).
+
+Where the file comes from (docs/notifications.md): beside this module in a deploy payload
+(`tfwatcher deploy --functions` and scripts/release.sh copy it there) and in the checkout (a
+committed copy, kept byte-identical by tests/functions/test_contract_copy.py, so that
+`firebase deploy --only functions` from a checkout uploads it too); failing that, in a
+checkout, ../../tfwatcher/base/contract.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PLACES = (HERE / "contract.json", HERE.parents[1] / "tfwatcher" / "base" / "contract.json")
+
+
+def _read() -> dict:
+    for place in PLACES:
+        if place.is_file():
+            return json.loads(place.read_text(encoding="utf-8"))
+    raise FileNotFoundError(f"the data contract is missing: none of {[str(p) for p in PLACES]} "
+                            f"exists; deploy with `tfwatcher deploy --functions`, or copy "
+                            f"tfwatcher/base/contract.json into {HERE}")
+
+
+CONTRACT: dict = _read()
+
+SCHEMA: int = CONTRACT["schema"]
+COLLECTIONS: dict = CONTRACT["collections"]
+STATUSES: tuple = tuple(CONTRACT["statuses"]["stored"])
+ENDED_STATUSES: tuple = tuple(CONTRACT["statuses"]["ended"])
+NOTIFIED_STATUSES: tuple = tuple(CONTRACT["statuses"]["notified"])
+HEARTBEAT_SECONDS: float = CONTRACT["stall"]["heartbeat_seconds"]
+STALL_MARKED_AFTER: float = CONTRACT["stall"]["marked_after_seconds"]
+
+
+def sessions(db):
+    """The `sessions` collection."""
+    return db.collection(COLLECTIONS["sessions"])
+
+
+def session(db, sid: str):
+    """`sessions/{sid}`."""
+    return sessions(db).document(sid)
+
+
+def subcollection(db, sid: str, name: str):
+    """`sessions/{sid}/{name}`, `name` a key of the contract's collections."""
+    return session(db, sid).collection(COLLECTIONS[name])
