@@ -45,6 +45,11 @@ def test_init_json_points_the_browser_at_this_server_as_the_browser_named_it(ser
     assert emulator_host() == {"host": "127.0.0.1", "port": port}
     assert emulator_host("localhost:5000") == {"host": "localhost", "port": 5000}  # a port forward
     assert emulator_host("127.0.0.1:5001") == {"host": "127.0.0.1", "port": 5001}
+    # this machine's own name, as a phone on the Wi-Fi may have opened it (mDNS `name.local`)
+    import socket
+
+    own = socket.gethostname().lower().split(".")[0]
+    assert emulator_host(f"{own}.local:5000") == {"host": f"{own}.local", "port": 5000}
     for forged in ("192.0.2.7:5000", "[fd00::2]:5001", "evil.example", "evil.example:1",
                    "127.0.0.1.evil.example:5000", "x\"y", ""):
         assert emulator_host(forged) == {"host": "127.0.0.1", "port": port}, forged

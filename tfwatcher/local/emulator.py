@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from tfwatcher.base.project import DEFAULT_PROJECT
+from tfwatcher.local.logfile import BACKUPS, MAX_BYTES, RotatingLog
 
 
 class EmulatorNotFound(RuntimeError):
@@ -117,6 +118,12 @@ class Emulator:
         fallback: where Google's emulator is missing, start the gRPC-only fallback
             (tests/fallback: no rules, no browsers). `TFWATCHER_EMULATOR_KIND=official` or
             `=fallback` forces one. Defaults to True.
+        log_path: file for the emulator's output, created 0600 and rotated (it writes a
+            stack trace for every request its rules refuse). Defaults to none (discarded).
+        log_max_bytes: size at which `log_path` is rotated. Defaults to 8 MiB.
+        log_backups: rotated files kept (`log_path.1`, ...). Defaults to 2.
+        private: start the emulator with umask 077, so that what it writes (the exports of
+            `export_dir`, which hold owner keys) is readable by this user only. Defaults to False.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None,
@@ -124,7 +131,8 @@ class Emulator:
                  import_dir: str | os.PathLike | None = None,
                  export_dir: str | os.PathLike | None = None,
                  project: str = DEFAULT_PROJECT, log_path: str | None = None,
-                 fallback: bool = True):
+                 fallback: bool = True, log_max_bytes: int = MAX_BYTES,
+                 log_backups: int = BACKUPS, private: bool = False):
         self.host = host
         self.port = port or free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
         self.rules = rules
@@ -133,8 +141,10 @@ class Emulator:
         self.project = project
         self.log_path = log_path
         self.fallback = fallback
+        self.log_max_bytes, self.log_backups = log_max_bytes, log_backups
+        self.private = private
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: RotatingLog | None = None
         # "official" (Google's: rules, REST, WebChannel) or "fallback" (gRPC only).
         self.kind = "official"
         self.control_port: int | None = None
@@ -175,10 +185,18 @@ class Emulator:
             meta = sorted(Path(self.import_dir).glob("*/*.overall_export_metadata"))
             if meta:  # the newest export (folders are named by time)
                 cmd += ["--seed_from_export", str(meta[-1].resolve())]
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = subprocess.DEVNULL
+        if self.log_path:
+            read_fd, out = os.pipe()
+            self._log = RotatingLog(self.log_path, self.log_max_bytes, self.log_backups).start(read_fd)
         # Own process group, so stop() also ends the JVM the wrapper script starts.
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         umask=0o077 if self.private else -1)
+        finally:
+            if out is not subprocess.DEVNULL:
+                os.close(out)  # the child holds its end; the log ends when the child does
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -298,8 +316,9 @@ class Emulator:
                 time.sleep(0.05)
             if self.proc.poll() is None:
                 self.proc.wait()
-        if self._log not in (None, subprocess.DEVNULL):
+        if self._log is not None:
             self._log.close()
+            self._log = None
         self.proc = None
 
     def env(self) -> dict[str, str]:

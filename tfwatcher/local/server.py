@@ -67,6 +67,18 @@ def _is_loopback(ip: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _machine_names() -> frozenset:
+    """This machine's own host names (`mybox`, `mybox.local`, its FQDN), lower case."""
+    names = set()
+    for name in (socket.gethostname(), socket.getfqdn()):
+        name = (name or "").strip().lower().rstrip(".")
+        if name and re.fullmatch(r"[a-z0-9.-]+", name):
+            names.add(name)
+            names.add(name.split(".")[0] + ".local")
+    return frozenset(names)
+
+
 class _ConsoleNotes:
     """One line on stderr per note, at most one a second: a flood of refused requests from
     the LAN must not bury the training output (the lines it held back are counted)."""
@@ -123,12 +135,14 @@ class _Handler(ProxyMixin, http.server.SimpleHTTPRequestHandler):
     def _host_and_port(self) -> tuple[str, int]:
         """The host name and port the browser used to reach this server, when that name is
         this server's own: the address the connection came in on (or `localhost` on
-        loopback). Any other Host header is not echoed: that address and port instead."""
+        loopback, or this machine's own host name, `name` or `name.local`, so a phone that
+        opened `http://mybox.local:5000` keeps working). Any other Host header is not echoed:
+        that address and port instead."""
         local = self.request.getsockname()[0]
         if local.startswith("::ffff:") and "." in local:
             local = local[7:]  # IPv4 on a dual-stack socket
         own = f"[{local}]" if ":" in local else local
-        names = {own.lower()}
+        names = {own.lower(), *_machine_names()}
         if _is_loopback(local):
             names.add("localhost")
         # "[::1]:5000" -> "[::1]", "192.168.1.4:5000" -> "192.168.1.4"
@@ -234,7 +248,18 @@ class _Handler(ProxyMixin, http.server.SimpleHTTPRequestHandler):
 
 class DashboardServer:
     """A threaded HTTP server for the dashboard and the Firestore proxy; `start()` returns at
-    once, `stop()` ends every thread it started."""
+    once, `stop()` ends every thread it started.
+
+    Args:
+        dist: the built dashboard. Defaults to `DEFAULT_DIST`.
+        host: address to bind. Defaults to 127.0.0.1.
+        port: port to bind (0: a free one, then `self.port`). Defaults to 5000.
+        emulator_port: the Firestore emulator's port on `emulator_host`. Defaults to 8080.
+        project: the only project forwarded. Defaults to `DEFAULT_PROJECT`.
+        emulator_host: where the emulator listens. Defaults to 127.0.0.1.
+        limits: connection limits and request deadlines (tfwatcher/local/limits.py).
+            Defaults to `Limits()`.
+    """
 
     def __init__(self, dist: str | Path = DEFAULT_DIST, host: str = "127.0.0.1", port: int = 5000,
                  emulator_port: int = 8080, project: str = DEFAULT_PROJECT,
