@@ -352,11 +352,39 @@ def test_start_gives_the_writer_a_sampler_that_holds_the_session_weakly(db, monk
     off.finish(wait=10)
 
     unused = make()
-    sampler, ref = unused._system_sampler(), weakref.ref(unused)
+    sampler, ref = system.sampler_for(unused), weakref.ref(unused)
     del unused
     gc.collect()
     assert ref() is None, "the sampler does not keep its session alive"
     sampler()  # the session is gone: nothing happens, nothing raises
+
+
+def test_a_failing_system_sample_warns_once_and_sampling_ends(db, monkeypatch):
+    """A sample that raises (a broken psutil, a driver fault) never reaches the writer thread:
+    the first failure is one warning saying what happens next, later samples are not taken,
+    and training's own points go on."""
+    s = make()
+    # Samples are taken here only: the writer thread's own would race the warning's capture.
+    monkeypatch.setattr(s.writer, "set_sampler", lambda fn, every=10.0: None, raising=False)
+    s.start()
+    taken = []
+
+    def broken():
+        taken.append(1)
+        raise OSError("sensor gone")
+
+    monkeypatch.setattr(system, "sample", broken)
+    with pytest.warns(RuntimeWarning, match=r"system metrics sample failed \(OSError: sensor gone\)"
+                                             r".*no more system samples"):
+        s._sample_system()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s._sample_system()  # no second warning, no second try
+    assert taken == [1]
+    s.log_batch({"loss": 0.5})
+    s.finish()
+    assert s.flush(15)
+    assert read_session(db, s.id)["session"]["latest"] == [{"name": "loss", "value": 0.5}]
 
 
 def test_system_metrics_must_be_a_bool():

@@ -11,10 +11,16 @@ the owner key:
   and grouped), the read-only link and a line saying the run ended remain.
 
 The second part relies on `Session.finish()` calling `tfwatcher.base.display.conceal(session)`.
+
+Custom loops whose cell raises (an exception, or the front end's Interrupt) end the run there:
+`crashed` with the exception's type (`stopped` for KeyboardInterrupt, as the Keras path and
+`with Session()` say), and the owner link leaves the saved notebook. A run started without
+finishing the last shows its link in the same display (never in a stream), concealed at its end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,7 +32,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from tfwatcher import display, ids  # noqa: E402
+from tfwatcher.base import display, ids  # noqa: E402
 
 ID_LINE = re.compile(r"Use this ID to monitor training for this session: (\S+)")
 
@@ -132,6 +138,119 @@ def test_the_owner_key_leaves_the_saved_notebook_when_the_run_ends(emulator, db,
 
 def _share(text: str) -> str:
     return re.search(r"Read-only link, safe to share: (\S+)", text).group(1)
+
+
+# ----- cells that raise, runs left open ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _notebook(cells: list[str], tmp_path: Path, kernel_env: dict):
+    """A notebook of `cells` in a real kernel; yields it and `run(i)`, which executes cell i
+    (an error in it is kept in its outputs, as a front end shows it) and returns the saved file."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    path = tmp_path / "run.ipynb"
+
+    def run(index: int) -> str:
+        client.execute_cell(nb.cells[index], index)
+        return _saved(nb, path)
+
+    with client.setup_kernel(env=kernel_env):
+        yield nb, run
+
+
+def _sid(nb) -> str:
+    text = "".join(o.get("text", "") for o in _outputs(nb, 0) if o["output_type"] == "stream")
+    return ID_LINE.search(text).group(1)
+
+
+def _streams(nb) -> str:
+    """Everything printed to stdout/stderr in any cell: nothing there can be taken back."""
+    return "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", [])
+                   if o["output_type"] == "stream")
+
+
+def _shown_key(nb, sid: str) -> str | None:
+    plain = [o for o in _outputs(nb, 0) if o["output_type"] == "display_data"][0]["data"]["text/plain"]
+    found = re.search(r"keep it private\): \S+/s/" + sid + r"#k=(\S+)", plain)
+    return found.group(1) if found else None
+
+
+RAISES = """\
+session.start(mode="custom", epochs=1, steps=5)
+for step in range(1, 6):
+    session.log_batch({"loss": 1.0 / step}, epoch=1, batch=step)
+    if step == 3:
+        raise ValueError("diverged at step 3")
+"""
+INTERRUPTED = """\
+import os, signal, time
+session.start(mode="custom", epochs=1, steps=5)
+for step in range(1, 6):
+    session.log_batch({"loss": 1.0 / step}, epoch=1, batch=step)
+    if step == 3:
+        os.kill(os.getpid(), signal.SIGINT)  # what the front end's Interrupt sends the kernel
+        time.sleep(60)  # a long step: the KeyboardInterrupt lands here at the latest
+"""
+
+
+@pytest.mark.parametrize("cell, status, error, ename", [
+    (RAISES, "crashed", {"type": "ValueError", "message": "diverged at step 3"}, "ValueError"),
+    (INTERRUPTED, "stopped", None, "KeyboardInterrupt"),
+], ids=["exception", "interrupt"])
+def test_a_cell_that_raises_mid_loop_ends_the_run_and_conceals_the_owner_link(
+        emulator, db, tmp_path, kernel_env, cell, status, error, ename):
+    from tests.helpers import read_session
+
+    with _notebook([CREATE, cell, "print(session.status)"], tmp_path, kernel_env) as (nb, run):
+        during = run(0)
+        sid = _sid(nb)
+        key = _shown_key(nb, sid)
+        assert key and key in during
+        after = run(1)
+        errors = [o for o in _outputs(nb, 1) if o["output_type"] == "error"]
+        assert [o["ename"] for o in errors] == [ename], "the cell did not raise as it should"
+        # The kernel still holds the session, and it knows the run ended.
+        run(2)
+        assert _outputs(nb, 2)[0]["text"].strip() == status
+
+    # Ended in Firestore by the time the cell's output was complete, with its points.
+    got = read_session(db, sid)
+    assert got["session"]["status"] == status
+    assert got["session"]["error"] == error
+    assert [p["step"] for p in got["points"]["train"]] == [1, 2, 3]
+    assert _owner_key(emulator, sid) == key
+    # The owner link and its QR code are gone from the saved notebook.
+    assert key not in after and "#k=" not in after and "data:image/png" not in after
+    assert f"The run ended ({status})." in after
+
+
+TWICE = [CREATE,
+         'session.start(mode="custom")\nsession.log_batch({"loss": 1.0})',
+         'session.start(mode="custom")\nsession.log_batch({"loss": 0.5})',
+         "assert session.finish(wait=10)"]
+
+
+def test_a_second_start_without_finish_shows_its_link_in_the_display_and_conceals_it(
+        emulator, db, tmp_path, kernel_env):
+    with _notebook(TWICE, tmp_path, kernel_env) as (nb, run):
+        run(0)
+        sid = _sid(nb)
+        first = _shown_key(nb, sid)
+        run(1)
+        during = run(2)
+        second = _shown_key(nb, sid)
+        assert "#k=" not in _streams(nb), "an owner link was printed to a stream"
+        assert second and second != first and second in during
+        assert first not in during, "the display still shows a key that no longer works"
+        after = run(3)
+
+    assert _owner_key(emulator, sid) == second
+    assert db.document(f"sessions/{sid}").get().to_dict()["run"] == 2
+    assert first not in after and second not in after and "#k=" not in after
+    assert "The run ended (finished)." in after
 
 
 # ----- outside a notebook ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 CONTRACT: dict = json.loads(Path(__file__).with_name("contract.json").read_text(encoding="utf-8"))
 
 SCHEMA: int = CONTRACT["schema"]
+EPOCH_SCHEMA: int = CONTRACT["epoch_schema"]  # epoch records kept their schema-1 shape
 SESSION_ID: dict = CONTRACT["session_id"]
 COLLECTIONS: dict = CONTRACT["collections"]
 DOCUMENTS: dict = CONTRACT["documents"]

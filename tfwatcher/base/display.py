@@ -22,13 +22,14 @@ import os
 import sys
 import threading
 
+from tfwatcher.base.contract import ENDED_STATUSES
 from tfwatcher.base.ids import display_id
 
 SHARE_LABEL = "Read-only link, safe to share:"
 OWNER_LABEL = "Your link (can stop training; keep it private):"
 
 # Session ID -> the display_id of its owner-link display in this kernel (present only while
-# the owner link is on screen).
+# an owner link is on screen).
 _SHOWN: dict[str, str] = {}
 _CONCEALED: dict[str, str] = {}  # ... and while `conceal` has emptied it (for `reveal`)
 _LOCK = threading.Lock()
@@ -97,7 +98,7 @@ def _ended_bundle(session) -> dict:
     """What stays in the saved notebook: the ID, the read-only link, and that the run ended."""
     shown = display_id(session.id)
     status = getattr(session, "status", "") or ""
-    ended = f"The run ended ({status})." if status in ("finished", "crashed", "stopped") else "The run ended."
+    ended = f"The run ended ({status})." if status in ENDED_STATUSES else "The run ended."
     note = "The private link that could stop it was removed from this output."
     text = (f"Session {shown}\n"
             f"  {SHARE_LABEL} {session.share_url}\n"
@@ -177,14 +178,17 @@ def conceal(session) -> bool:
 
 
 def reveal(session, qr: bool | None = None) -> bool:
-    """Put the owner link (and its QR code) back into the display `conceal` emptied, for a
-    later run of the same session. Never raises; False when there is nothing to update."""
+    """Show a later run's owner link (and its QR code) where the first one went: the display
+    `announce` made, whether `conceal` emptied it (the last run ended) or it still shows an
+    earlier run's link (a run started without finishing the last; that key no longer works).
+    `conceal` empties it again when this run ends. Never raises; False when there is no
+    display to update (nothing was displayed in this kernel)."""
     try:
         sid = getattr(session, "id", None)
         with _LOCK:
-            handle_id = _CONCEALED.pop(sid, None)
+            handle_id = _CONCEALED.pop(sid, None) or _SHOWN.get(sid)
         if handle_id is None:
-            return False  # never shown, or still shown
+            return False  # never shown in this kernel
         from IPython.display import update_display
 
         update_display(_owner_bundle(session, _qr_wanted(qr) is not False), raw=True,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 
-__all__ = ["sample", "prime"]
+__all__ = ["sample", "prime", "sampler_for"]
 
 GB = 1e9
 _lock = threading.Lock()   # guards the module state below; nothing else is taken while held
@@ -196,3 +197,15 @@ def _init_nvml():
         return False
     return (pynvml, handles) if handles else False
 
+
+def sampler_for(session):
+    """The function a session's writer thread calls every ~10 s while a run is in progress:
+    `session._sample_system()`. It holds the session weakly (the writer must not keep it
+    alive)."""
+    ref = weakref.ref(session)
+
+    def sample_system() -> None:
+        target = ref()
+        if target is not None:
+            target._sample_system()
+    return sample_system
