@@ -59,7 +59,7 @@ need = ["tfwatcher/dashboard/index.html", "tfwatcher/dashboard/firestore.rules",
         "tfwatcher/firebase/functions/requirements.txt",
         "tfwatcher/firebase/functions/tfw_functions/__init__.py",
         "tfwatcher/firebase/functions/tfw_functions/contract.json",
-        "tfwatcher/deploy.py", "tfwatcher/doctor.py"]
+        "tfwatcher/setup/deploy.py", "tfwatcher/setup/doctor.py"]
 names = set(zipfile.ZipFile(wheel).namelist())
 missing = [n for n in need if n not in names]
 sd = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
