@@ -14,6 +14,11 @@ import { h } from "./dom";
 import { ema } from "./ema";
 import type { Num } from "./series";
 
+import { INTEGER_INCRS, chartHeight, compact, cssVar, duration, lastValue, positive, withAlpha } from "./chart-format";
+import { bindTouch } from "./chart-touch";
+export { buildTools, savedSmoothing, X_LABELS, type ToolState, type Tools } from "./chart-tools";
+export { duration, withAlpha } from "./chart-format";
+
 export type SeriesRole = "train" | "val" | "time";
 export type XMode = "step" | "epoch" | "relative" | "wall";
 
@@ -53,62 +58,6 @@ export interface ChartHooks {
 
 /** What each uPlot series (after x) is: a line, the faint raw line behind a smoothed one, or a band edge. */
 export type Slot = { kind: "line" | "raw" | "hi" | "lo"; of: number };
-
-const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
-
-function cssVar(name: string, fallback: string): string {
-  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  return v || fallback;
-}
-
-/** `#rgb`, `#rrggbb` or `rgb(…)` with an alpha; anything else is returned as is. */
-export function withAlpha(color: string, a: number): string {
-  let m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color);
-  if (m) {
-    const hex = m[1].length === 3 ? [...m[1]].map((c) => c + c).join("") : m[1];
-    const n = parseInt(hex, 16);
-    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
-  }
-  m = /^rgba?\(([^)]+)\)$/.exec(color);
-  if (m) {
-    const [r, g, b] = m[1].split(/[\s,/]+/);
-    return `rgba(${r},${g},${b},${a})`;
-  }
-  return color;
-}
-
-function chartHeight(): number {
-  return window.innerWidth < 600 ? 170 : 220;
-}
-
-function compact(v: number): string {
-  if (v == null || !Number.isFinite(v)) return "";
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
-  return String(Number(v.toPrecision(4)));
-}
-
-/** Seconds as a short duration for the relative-time axis. */
-export function duration(s: number): string {
-  if (!Number.isFinite(s)) return "";
-  const a = Math.abs(s);
-  const sign = s < 0 ? "-" : "";
-  if (a < 60) return `${sign}${Number(a.toPrecision(3))}s`;
-  if (a < 3600) return `${sign}${Math.floor(a / 60)}m${a % 60 >= 1 ? ` ${Math.round(a % 60)}s` : ""}`;
-  if (a < 86400) return `${sign}${Math.floor(a / 3600)}h${a % 3600 >= 60 ? ` ${Math.floor((a % 3600) / 60)}m` : ""}`;
-  return `${sign}${Math.floor(a / 86400)}d ${Math.floor((a % 86400) / 3600)}h`;
-}
-
-function lastValue(vals: ArrayLike<number | null | undefined> | undefined): number | null {
-  if (!vals) return null;
-  for (let i = vals.length - 1; i >= 0; i--) {
-    const v = vals[i];
-    if (v != null) return v;
-  }
-  return null;
-}
-
-const positive = (vals: Num[]): Num[] => vals.map((v) => (v != null && v > 0 ? v : null));
 
 // `?debug` in the URL exposes live charts as `window.__tfwCharts` (bench/dashboard uses it).
 const registry: Set<Chart> | null =
@@ -275,7 +224,7 @@ export class Chart {
     });
     this.applyRange(false);
     this.untouch?.();
-    this.untouch = this.bindTouch(this.plot);
+    this.untouch = bindTouch(this.plot, () => this.hooks, () => this.opts.range != null);
   }
 
   /** uPlot's data for the current input and options (smoothing and log applied). */
@@ -379,83 +328,6 @@ export class Chart {
     return i < 0 ? -1 : i + 1;
   }
 
-  /**
-   * Touch: two fingers pinch the x range about their midpoint, one finger pans it while
-   * zoomed. Vertical page scrolling stays the browser's (touch-action: pan-y).
-   */
-  private bindTouch(u: uPlot): () => void {
-    const over = u.over;
-    over.style.touchAction = "pan-y";
-    let start: { x0: number; x1: number; min: number; max: number; n: number } | null = null;
-    let live: [number, number] | null = null;
-    const rect = () => over.getBoundingClientRect();
-    const full = (): [number, number] => {
-      const x = u.data[0];
-      return [x[0] as number, x[x.length - 1] as number];
-    };
-    const onStart = (e: TouchEvent) => {
-      const r = rect();
-      const t = e.touches;
-      const min = u.scales.x.min ?? 0;
-      const max = u.scales.x.max ?? 1;
-      start = t.length >= 2
-        ? { x0: t[0].clientX - r.left, x1: t[1].clientX - r.left, min, max, n: 2 }
-        : { x0: t[0].clientX - r.left, x1: t[0].clientX - r.left, min, max, n: 1 };
-      live = null;
-    };
-    const onMove = (e: TouchEvent) => {
-      if (!start || !this.hooks) return;
-      const r = rect();
-      const t = e.touches;
-      const span = start.max - start.min;
-      const perPx = span / Math.max(1, r.width);
-      let a: number;
-      let b: number;
-      if (start.n === 2 && t.length >= 2) {
-        const d0 = Math.max(8, Math.abs(start.x1 - start.x0));
-        const d1 = Math.max(8, Math.abs(t[1].clientX - t[0].clientX));
-        const mid0 = (start.x0 + start.x1) / 2;
-        const mid1 = (t[0].clientX + t[1].clientX) / 2 - r.left;
-        const anchor = start.min + mid0 * perPx;
-        const newSpan = (span * d0) / d1;
-        a = anchor - (mid1 / r.width) * newSpan;
-        b = a + newSpan;
-        e.preventDefault();
-      } else if (start.n === 1 && t.length === 1 && this.opts.range) {
-        const dx = t[0].clientX - r.left - start.x0;
-        a = start.min - dx * perPx;
-        b = start.max - dx * perPx;
-        const [lo, hi] = full();
-        if (a < lo) [a, b] = [lo, lo + span];
-        if (b > hi) [a, b] = [hi - span, hi];
-      } else return;
-      live = [a, b];
-      u.setScale("x", { min: a, max: b });
-      this.hooks.onZoomLive?.(a, b);
-    };
-    const onEnd = (e: TouchEvent) => {
-      if (e.touches.length > 0 || !start) return;
-      start = null;
-      if (live && this.hooks) {
-        const [lo, hi] = full();
-        const [a, b] = live;
-        live = null;
-        if (a <= lo && b >= hi) this.hooks.onReset();
-        else this.hooks.onZoom(Math.max(a, lo), Math.min(b, hi));
-      }
-    };
-    over.addEventListener("touchstart", onStart, { passive: true });
-    over.addEventListener("touchmove", onMove, { passive: false });
-    over.addEventListener("touchend", onEnd);
-    over.addEventListener("touchcancel", onEnd);
-    return () => {
-      over.removeEventListener("touchstart", onStart);
-      over.removeEventListener("touchmove", onMove);
-      over.removeEventListener("touchend", onEnd);
-      over.removeEventListener("touchcancel", onEnd);
-    };
-  }
-
   /** The chart as a PNG file: title and plot on the page's background. */
   async downloadPng(): Promise<Blob | null> {
     const u = this.plot;
@@ -519,70 +391,4 @@ export class Chart {
 function toInput(d: ChartInput | Num[][]): ChartInput {
   if (Array.isArray(d)) return { x: d[0] ?? [], series: d.slice(1).map((values) => ({ values })) };
   return d;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The tools above a view's charts: smoothing, log scale, x axis, reset zoom.
-
-export interface ToolState {
-  smooth: number;
-  log: boolean;
-  xMode: XMode;
-}
-const SMOOTH_KEY = "tfw:smooth";
-export const X_LABELS: Record<XMode, string> = { step: "Step", epoch: "Epoch", relative: "Relative time", wall: "Wall time" };
-
-export function savedSmoothing(): number {
-  try {
-    const v = Number(localStorage.getItem(SMOOTH_KEY));
-    return Number.isFinite(v) ? Math.min(Math.max(v, 0), 0.99) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-export interface Tools {
-  el: HTMLElement;
-  setZoomed(zoomed: boolean): void;
-  setXMode(mode: XMode): void;
-}
-
-export function buildTools(state: ToolState, onChange: (s: Partial<ToolState>) => void, onReset: () => void): Tools {
-  const out = h("output", { class: "smooth-value" }, state.smooth.toFixed(2));
-  const slider = h("input", {
-    type: "range", min: 0, max: 0.99, step: 0.01, value: String(state.smooth), "aria-label": "Smoothing", "data-tool": "smooth",
-  });
-  slider.addEventListener("input", () => {
-    const v = Math.min(Math.max(Number(slider.value) || 0, 0), 0.99);
-    out.textContent = v.toFixed(2);
-    try {
-      localStorage.setItem(SMOOTH_KEY, String(v));
-    } catch {
-      /* private mode */
-    }
-    onChange({ smooth: v });
-  });
-  const log = h("button", { type: "button", class: "secondary", "aria-pressed": String(state.log), "data-tool": "log" }, "Log y");
-  log.addEventListener("click", () => {
-    const v = log.getAttribute("aria-pressed") !== "true";
-    log.setAttribute("aria-pressed", String(v));
-    onChange({ log: v });
-  });
-  const xSel = h("select", { "aria-label": "X axis", "data-tool": "x" },
-    ...(Object.keys(X_LABELS) as XMode[]).map((m) => h("option", { value: m }, X_LABELS[m])));
-  xSel.value = state.xMode;
-  xSel.addEventListener("change", () => onChange({ xMode: xSel.value as XMode }));
-  const reset = h("button", { type: "button", class: "secondary", hidden: true, "data-tool": "reset-zoom" }, "Reset zoom");
-  reset.addEventListener("click", onReset);
-  const el = h("div", { class: "chart-tools" },
-    h("label", { class: "smooth" }, "Smoothing ", slider, out), log, xSel, reset);
-  return {
-    el,
-    setZoomed: (z) => {
-      reset.hidden = !z;
-    },
-    setXMode: (m) => {
-      xSel.value = m;
-    },
-  };
 }

@@ -12,6 +12,8 @@ export const COLLECTIONS = contract.collections;
 export const BATCH_KINDS: string[] = contract.kinds.batch;
 export const EPOCH_KINDS: string[] = contract.kinds.epoch;
 export const BATCH_KIND_OF_MODE: Record<string, string> = contract.kinds.batch_kind_of_mode;
+/** The writer's CPU/memory/GPU samples: batch-like, but never a training kind. */
+export const SYSTEM_KIND: string = contract.kinds.system;
 export const STATUSES: string[] = contract.statuses.stored;
 export const ENDED_STATUSES: string[] = contract.statuses.ended;
 export const SUMMARY_WIDTHS: number[] = contract.summaries.widths;

@@ -14,14 +14,30 @@
  * as the same double (`String(x)`); NaN and ±Infinity as `nan`, `inf`, `-inf` (what pandas
  * and numpy read). Fields with a comma, a double quote, CR or LF are quoted (RFC 4180), quotes
  * doubled; lines end with CRLF.
+ *
+ * Text cells (metric names, kinds; never numbers, so `-0.5` stays a number) that start with
+ * `=`, `+`, `-`, `@`, a tab or CR get a leading `'`, so Excel, Sheets and LibreOffice show them
+ * as text instead of running them as formulas (OWASP's CSV injection advice). `raw: true`
+ * (the page's `?csv=raw`) writes them unchanged (docs/dashboard.md).
  */
+import { BATCH_KINDS } from "./contract";
+import { kindOfChunk } from "./ids";
 import type { ChunkDoc, EpochDoc } from "./series";
 
 export const CSV_FIXED = ["record", "kind", "epoch", "batch", "step", "seconds", "avg_seconds", "time"] as const;
-const KIND_ORDER = ["train", "test", "predict", "system"];
+/** Batch kinds in the contract's order; others after them. */
+const KIND_ORDER = BATCH_KINDS;
+
+/** Leading characters a spreadsheet reads as the start of a formula. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+export interface CsvOptions {
+  /** Write text cells as stored, formula characters and all. Defaults to false. */
+  raw?: boolean;
+}
 
 /** One CSV field. */
-export function csvField(v: unknown): string {
+export function csvField(v: unknown, opts: CsvOptions = {}): string {
   if (v == null) return "";
   if (typeof v === "number") {
     if (Number.isNaN(v)) return "nan";
@@ -30,16 +46,15 @@ export function csvField(v: unknown): string {
     return String(v);
   }
   if (typeof v === "boolean") return v ? "true" : "false";
-  const s = String(v);
+  let s = String(v);
+  if (!opts.raw && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 function chunkKind(id: string, d: ChunkDoc): string {
-  if (typeof d.kind === "string") return d.kind;
-  const m = /^([a-z]+)-\d+$/.exec(id);
-  return m ? m[1] : "train";
+  return typeof d.kind === "string" ? d.kind : kindOfChunk(id, "train");
 }
 
 function kindRank(kind: string): number {
@@ -61,7 +76,8 @@ function chunkPoints(d: ChunkDoc): number {
 }
 
 /** Builds the CSV text. */
-export function sessionCsv(src: CsvSources): string {
+export function sessionCsv(src: CsvSources, opts: CsvOptions = {}): string {
+  const text = (v: unknown) => csvField(v, opts);
   const epochs = [...src.epochs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const chunks = [...src.chunks]
     .map(([id, d]) => ({ id, d, kind: chunkKind(id, d), index: typeof d.index === "number" ? d.index : Number.MAX_SAFE_INTEGER }))
@@ -77,22 +93,22 @@ export function sessionCsv(src: CsvSources): string {
   for (const [, d] of epochs) arr(d.names).forEach(see);
   for (const c of chunks) for (const s of arr(c.d.series)) see((s as { name?: unknown } | null)?.name);
 
-  const lines: string[] = [[...CSV_FIXED, ...names].map(csvField).join(",")];
+  const lines: string[] = [[...CSV_FIXED, ...names].map(text).join(",")];
   const width = CSV_FIXED.length + names.length;
 
   for (const [id, d] of epochs) {
     const row = new Array<string>(width).fill("");
     const kind = typeof d.kind === "string" ? d.kind : id.includes("-") ? id.split("-")[0] : "train";
     row[0] = "epoch";
-    row[1] = csvField(kind);
-    row[2] = csvField(d.epoch);
-    row[4] = csvField(d.step);
-    row[5] = csvField(d.seconds);
-    row[6] = csvField(d.avg_seconds);
-    row[7] = csvField(d.time);
+    row[1] = text(kind);
+    row[2] = text(d.epoch);
+    row[4] = text(d.step);
+    row[5] = text(d.seconds);
+    row[6] = text(d.avg_seconds);
+    row[7] = text(d.time);
     const values = arr(d.values);
     arr(d.names).forEach((name, j) => {
-      if (typeof name === "string") row[CSV_FIXED.length + column.get(name)!] = csvField(values[j]);
+      if (typeof name === "string") row[CSV_FIXED.length + column.get(name)!] = text(values[j]);
     });
     lines.push(row.join(","));
   }
@@ -111,17 +127,17 @@ export function sessionCsv(src: CsvSources): string {
       if (typeof name !== "string") continue;
       series.push([CSV_FIXED.length + column.get(name)!, arr((s as { values?: unknown }).values)]);
     }
-    const kind = csvField(c.kind);
+    const kind = text(c.kind);
     for (let j = 0; j < n; j++) {
       const row = new Array<string>(width).fill("");
       row[0] = "batch";
       row[1] = kind;
-      row[2] = csvField(epoch[j]);
-      row[3] = csvField(batch[j]);
-      row[4] = csvField(step[j]);
-      row[5] = csvField(seconds[j]);
-      row[7] = csvField(time[j]);
-      for (const [col, values] of series) row[col] = csvField(values[j]);
+      row[2] = text(epoch[j]);
+      row[3] = text(batch[j]);
+      row[4] = text(step[j]);
+      row[5] = text(seconds[j]);
+      row[7] = text(time[j]);
+      for (const [col, values] of series) row[col] = text(values[j]);
       lines.push(row.join(","));
     }
   }

@@ -8,13 +8,20 @@
  * (views/controls.ts) removes it. localStorage is readable by any script of this origin; the
  * Content-Security-Policy allows only our own scripts (docs/security.md).
  *
+ * A link whose key differs from the one remembered does not replace it (a crafted
+ * `#k=anything` link would otherwise lock the owner out on this device): the link's key is
+ * kept apart (`tfw:owner-link:{sid}`) until the rules accept it, when Stop succeeds with it
+ * (views/controls.ts), and only then replaces the remembered one.
+ *
  * Keys kept by earlier versions in sessionStorage (this tab only) are moved to localStorage
  * when read.
  */
 import { ownerKeyFromHash } from "./router";
 
 const PREFIX = "tfw:owner:";
+const LINK_PREFIX = "tfw:owner-link:";
 const memory = new Map<string, string>();
+const linkKeys = new Map<string, string>();
 /** Sessions whose key was forgotten in this page: never read back from storage. */
 const forgotten = new Set<string>();
 
@@ -29,8 +36,38 @@ function store(kind: "localStorage" | "sessionStorage"): Storage | null {
 export function captureOwnerKey(sid: string): void {
   const key = ownerKeyFromHash(location.hash);
   if (!key) return;
-  rememberOwnerKey(sid, key);
+  const kept = ownerKey(sid);
+  if (kept == null || kept === key) acceptOwnerKey(sid, key);
+  else setLinkKey(sid, key); // replaces the remembered key only once the rules accept it
   history.replaceState(history.state, "", location.pathname + location.search);
+}
+
+function setLinkKey(sid: string, key: string | null): void {
+  if (key == null) linkKeys.delete(sid);
+  else linkKeys.set(sid, key);
+  try {
+    if (key == null) store("localStorage")?.removeItem(LINK_PREFIX + sid);
+    else store("localStorage")?.setItem(LINK_PREFIX + sid, key);
+  } catch {
+    /* full or disabled: memory only */
+  }
+}
+
+/** A key that arrived in a link and differs from the remembered one, not yet accepted by the rules. */
+export function linkOwnerKey(sid: string): string | null {
+  const m = linkKeys.get(sid);
+  if (m) return m;
+  try {
+    return store("localStorage")?.getItem(LINK_PREFIX + sid) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The rules accepted `key` (a Stop succeeded with it): it becomes the remembered key. */
+export function acceptOwnerKey(sid: string, key: string): void {
+  rememberOwnerKey(sid, key);
+  setLinkKey(sid, null);
 }
 
 export function rememberOwnerKey(sid: string, key: string): void {
@@ -70,6 +107,7 @@ export function hasOwnerKey(sid: string): boolean {
 /** Removes the key of `sid` from this device (memory and both storages). */
 export function forgetOwnerKey(sid: string): void {
   memory.delete(sid);
+  setLinkKey(sid, null);
   forgotten.add(sid);
   for (const kind of ["localStorage", "sessionStorage"] as const) {
     try {

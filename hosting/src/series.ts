@@ -7,6 +7,8 @@
  * view can say "loss became NaN at step 812".
  */
 
+import { kindOfChunk } from "./ids";
+
 export type Num = number | null;
 
 /** `sessions/{sid}/epochs/{n}` as stored (docs/schema.md); every field may be missing. */
@@ -104,11 +106,11 @@ export function plotValue(v: unknown): Num {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-function numArray(v: unknown): unknown[] {
+export function numArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
-function noteNonFinite(into: Map<string, NonFinite>, name: string, x: number, v: unknown): void {
+export function noteNonFinite(into: Map<string, NonFinite>, name: string, x: number, v: unknown): void {
   if (typeof v !== "number" || Number.isFinite(v)) return;
   const seen = into.get(name);
   if (seen) seen.count++;
@@ -124,41 +126,6 @@ export function metricColumn(t: Table, name: string): Num[] {
     t.names.push(name);
   }
   return col;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Epochs: few documents, rebuilt whole on every change.
-
-/** Epoch documents of one kind (`train` by default; a document without kind counts as train). */
-export function buildEpochTable(docs: Iterable<EpochDoc>, kind = "train"): Table {
-  const byEpoch = new Map<number, EpochDoc>();
-  for (const d of docs) {
-    if ((d.kind ?? "train") !== kind) continue;
-    if (typeof d.epoch !== "number" || !Number.isFinite(d.epoch)) continue;
-    byEpoch.set(d.epoch, d); // same epoch twice: the later document wins
-  }
-  const t = emptyTable();
-  t.steps = [];
-  const epochs = [...byEpoch.keys()].sort((a, b) => a - b);
-  for (const e of epochs) {
-    const d = byEpoch.get(e)!;
-    const i = t.x.length;
-    t.x.push(e);
-    t.steps.push(plotValue(d.step));
-    t.seconds.push(plotValue(d.seconds));
-    t.time.push(plotValue(d.time));
-    for (const col of t.metrics.values()) col.push(null);
-    const names = numArray(d.names);
-    const values = numArray(d.values);
-    names.forEach((name, j) => {
-      if (typeof name !== "string") return;
-      const col = metricColumn(t, name);
-      col[i] = plotValue(values[j]);
-      noteNonFinite(t.nonFinite, name, e, values[j]);
-    });
-  }
-  t.version = 1;
-  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,53 +384,5 @@ export class BatchStore {
 }
 
 function kindFromId(id: string): string {
-  const m = /^([a-z]+)-\d+$/.exec(id);
-  return m ? m[1] : "train";
-}
-
-// ---------------------------------------------------------------------------------------------
-// Charts: which metrics share axes.
-
-export interface MetricGroup {
-  /** Chart title: the metric name without `val_`. */
-  title: string;
-  train?: string;
-  val?: string;
-}
-
-/** Pairs `x` with `val_x` on one chart, in first-seen order of either. */
-export function groupMetrics(names: readonly string[]): MetricGroup[] {
-  const all = new Set(names);
-  const groups = new Map<string, MetricGroup>();
-  for (const name of names) {
-    const isVal = name.startsWith("val_") && name.length > 4;
-    const base = isVal ? name.slice(4) : name;
-    let g = groups.get(base);
-    if (!g) {
-      g = { title: base };
-      groups.set(base, g);
-    }
-    if (isVal) g.val = name;
-    else g.train = name;
-  }
-  // `val_x` without `x` keeps its own title so nothing is renamed silently.
-  for (const g of groups.values()) {
-    if (!g.train && g.val && !all.has(g.title)) g.title = g.val;
-  }
-  return [...groups.values()];
-}
-
-/** uPlot data for one group: [x, train?, val?] sharing the table's arrays (no copies). */
-export function groupData(t: Table, g: MetricGroup): Num[][] {
-  const out: Num[][] = [t.x];
-  if (g.train) out.push(t.metrics.get(g.train) ?? []);
-  if (g.val) out.push(t.metrics.get(g.val) ?? []);
-  return out;
-}
-
-/** Counts of drawable points per series, for `data-points` attributes and tests. */
-export function drawablePoints(values: readonly Num[]): number {
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] !== null) n++;
-  return n;
+  return kindOfChunk(id, "train");
 }

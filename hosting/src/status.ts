@@ -1,9 +1,19 @@
 /** Session status, progress, ETA and time formatting. Pure functions: `now` is passed in. */
 
-/** A running session whose newest sign of life is older than this is shown as stalled. */
-export const STALL_MS = 2 * 60 * 1000;
+import { ENDED_STATUSES, SCHEMA, STALL_SHOWN_AFTER_MS } from "./contract";
+import { LEGACY_SCHEMA, runKind, type RunKind } from "./kinds";
+import { visibleLines, visibleText } from "./visible";
+export { LEGACY_SCHEMA, SYSTEM_KIND, runKind, type RunKind } from "./kinds";
 
-export const SCHEMA_VERSION = 2;
+import { positive } from "./eta";
+export { estimateEta, fractionDone, MIN_TIMINGS, type EtaInput } from "./eta";
+export { formatAge, formatConfigValue, formatDuration, formatValue } from "./format";
+
+/** A running session whose newest sign of life is older than this is shown as stalled. */
+export const STALL_MS = STALL_SHOWN_AFTER_MS;
+
+/** The newest schema this dashboard reads (the contract's). */
+export const SCHEMA_VERSION = SCHEMA;
 
 export type Status = "running" | "finished" | "crashed" | "stopped" | "stalled" | "unknown";
 
@@ -76,10 +86,10 @@ export function parseSession(d: Record<string, unknown>): SessionInfo {
     for (const [k, v] of Object.entries(d.versions as object)) if (typeof v === "string") versions[k] = v;
   }
   return {
-    schema: int(d.schema) ?? 1,
+    schema: int(d.schema) ?? LEGACY_SCHEMA,
     status: str(d.status) || "unknown",
     mode: str(d.mode),
-    name: str(d.name),
+    name: visibleText(str(d.name)),
     createdMs: toMs(d.created),
     heartbeatMs: toMs(d.heartbeat),
     endedMs: toMs(d.ended),
@@ -91,10 +101,10 @@ export function parseSession(d: Record<string, unknown>): SessionInfo {
     metrics: Array.isArray(d.metrics) ? d.metrics.filter((m): m is string => typeof m === "string") : [],
     latest: latest
       .filter((l): l is Record<string, unknown> => !!l && typeof l === "object" && typeof l.name === "string")
-      .map((l) => ({ name: l.name as string, value: typeof l.value === "number" ? l.value : null })),
+      .map((l) => ({ name: visibleText(l.name as string), value: typeof l.value === "number" ? l.value : null })),
     error:
       error && typeof error === "object"
-        ? { type: str(error.type) || "Error", message: str(error.message) }
+        ? { type: visibleText(str(error.type) || "Error"), message: visibleLines(str(error.message)) }
         : null,
     versions,
     nan: d.nan === true,
@@ -111,13 +121,15 @@ export function parseConfig(v: unknown): ConfigEntry[] {
     if (!e || typeof e !== "object" || typeof (e as { name?: unknown }).name !== "string") continue;
     const value = (e as { value?: unknown }).value;
     out.push({
-      name: (e as { name: string }).name,
+      name: visibleText((e as { name: string }).name),
       value:
-        typeof value === "number" || typeof value === "string" || typeof value === "boolean"
-          ? value
-          : value == null
-            ? null
-            : jsonText(value),
+        typeof value === "string"
+          ? visibleText(value)
+          : typeof value === "number" || typeof value === "boolean"
+            ? value
+            : value == null
+              ? null
+              : visibleText(jsonText(value)),
     });
   }
   return out;
@@ -129,18 +141,6 @@ function jsonText(v: unknown): string {
   } catch {
     return String(v);
   }
-}
-
-/** A config value as shown: numbers exactly as stored, text as text, `null` for None. */
-export function formatConfigValue(v: ConfigEntry["value"]): string {
-  if (v === null) return "null";
-  if (typeof v === "number") {
-    if (Number.isNaN(v)) return "NaN";
-    if (v === Infinity) return "+Inf";
-    if (v === -Infinity) return "−Inf";
-    return String(v);
-  }
-  return String(v);
 }
 
 /**
@@ -168,28 +168,17 @@ export function effectiveStatus(
   nowMs: number,
   thresholdMs = STALL_MS,
 ): Status {
-  switch (stored) {
-    case "running":
-      if (lastActivity != null && nowMs - lastActivity > thresholdMs) return "stalled";
-      return "running";
-    case "finished":
-    case "crashed":
-    case "stopped":
-    case "stalled":
-      return stored;
-    default:
-      return "unknown";
+  if (stored === "running") {
+    if (lastActivity != null && nowMs - lastActivity > thresholdMs) return "stalled";
+    return "running";
   }
+  // Ended, or already marked stalled by the server's sweep; anything else (`new`) is unknown.
+  if (ENDED_STATUSES.includes(stored) || stored === "stalled") return stored as Status;
+  return "unknown";
 }
 
 // ---- progress from the newest data ---------------------------------------------------------
 
-/** The batch kind a run of a given mode produces. */
-export type RunKind = "train" | "test" | "predict";
-
-export function runKind(mode: string): RunKind {
-  return mode === "evaluate" ? "test" : mode === "predict" ? "predict" : "train";
-}
 
 /** The newest train epoch row (epoch document or epoch table row). `time`: Unix seconds. */
 export interface NewestEpoch {
@@ -231,8 +220,6 @@ export interface Live {
   progress: Progress | null;
 }
 
-const positive = (v: number | null | undefined): number | null =>
-  typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
 
 /**
  * The freshest progress of the current run. The session document's `progress` is written
@@ -337,133 +324,6 @@ function clamp01(x: number): number {
 export function ofTotal(v: number | null, total: number | null): string {
   if (v == null) return "—";
   return total ? `${v} of ${total}` : String(v);
-}
-
-// ---- ETA -------------------------------------------------------------------------------------
-
-/** An ETA is shown only from at least this many timings of what it is computed from. */
-export const MIN_TIMINGS = 2;
-
-export interface EtaInput {
-  status: Status;
-  plan: Plan;
-  /** Where the run is (liveProgress().progress); null when unknown. */
-  progress: Progress | null;
-  /** The run's batch kind: `test`/`predict` count the batches of one call, no epochs. */
-  kind?: RunKind;
-  /** Seconds of the most recent whole epochs, oldest first (validation included). */
-  epochSeconds: readonly (number | null)[];
-  /** Seconds of the most recent batches of the run's kind, oldest first. */
-  batchSeconds: readonly (number | null)[];
-  /** Seconds since the newest epoch ended (epoch-only runs count the current epoch down). */
-  sinceEpochEnd?: number | null;
-}
-
-function meanOfLast(xs: readonly (number | null)[], n: number, min = MIN_TIMINGS): number | null {
-  let sum = 0;
-  let k = 0;
-  for (let i = xs.length - 1; i >= 0 && k < n; i--) {
-    const v = xs[i];
-    if (v == null || !Number.isFinite(v) || v < 0) continue;
-    sum += v;
-    k++;
-  }
-  return k >= min ? sum / k : null;
-}
-
-/**
- * Seconds until the run is done, or null when unknown: not running, no plan, or fewer than
- * two timings of what the estimate needs (one timing is often the first, slow batch: an ETA
- * of "2 s" that becomes 34 s a moment later is worse than "—").
- *
- * A fit: the rest of this epoch costs (steps − batch) × seconds per batch (mean of the last
- * 50); each later epoch the mean of the last 5 epochs (which includes validation), or steps
- * × seconds per batch before two epochs have ended. Evaluate/predict: the call's remaining
- * batches × seconds per batch.
- */
-export function estimateEta(i: EtaInput): number | null {
-  if (i.status !== "running" && i.status !== "stalled") return null;
-  const p = i.progress;
-  if (!p) return null;
-  const steps = positive(i.plan.steps);
-  const perBatch = meanOfLast(i.batchSeconds, 50);
-  if (i.kind === "test" || i.kind === "predict") {
-    if (!steps || perBatch == null) return null;
-    return Math.max(0, (steps - Math.min(p.batch, steps)) * perBatch);
-  }
-  const epochs = positive(i.plan.epochs);
-  if (epochs == null) return null;
-  if (p.epoch > epochs) return null; // numbers continue an earlier fit's: position unknown
-  const perEpoch = meanOfLast(i.epochSeconds, 5);
-  // Progress says "last batch of epoch e": if the epoch is complete, the next one starts.
-  let epoch = Math.max(p.epoch, 1);
-  let batch = Math.max(p.batch, 0);
-  if (steps && batch >= steps) {
-    epoch += 1;
-    batch = 0;
-  }
-  if (p.epoch === 0) batch = 0;
-  if (epoch > epochs) return 0;
-  const laterEpochs = epochs - epoch;
-  let rest: number | null;
-  if (steps && perBatch != null) {
-    rest = (steps - batch) * perBatch;
-  } else if (perEpoch != null) {
-    if (steps && batch > 0) rest = perEpoch * (1 - batch / steps);
-    else if (i.sinceEpochEnd != null && Number.isFinite(i.sinceEpochEnd)) rest = Math.max(0, perEpoch - i.sinceEpochEnd);
-    else rest = steps ? perEpoch : perEpoch / 2; // no step plan: half an epoch on average
-  } else {
-    rest = null;
-  }
-  const later = laterEpochs === 0 ? 0 : (perEpoch ?? (steps && perBatch != null ? steps * perBatch : null));
-  if (rest == null || later == null) return null;
-  return Math.max(0, rest + laterEpochs * later);
-}
-
-/** Fraction done in [0, 1], or null without a plan. */
-export function fractionDone(plan: Plan, progress: Progress | null): number | null {
-  if (!plan.epochs || !progress) return null;
-  if (plan.steps) {
-    const done = (progress.epoch - 1) * plan.steps + progress.batch;
-    return Math.min(1, Math.max(0, done / (plan.epochs * plan.steps)));
-  }
-  return Math.min(1, Math.max(0, progress.epoch / plan.epochs));
-}
-
-/** 3725 → "1 h 02 min", 184 → "3 min 04 s", 12.4 → "12 s". */
-export function formatDuration(sec: number | null): string {
-  if (sec == null || !Number.isFinite(sec)) return "—";
-  const s = Math.max(0, Math.round(sec));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${String(m % 60).padStart(2, "0")} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
-}
-
-/** Age of the last update: "just now", "42 s ago", "3 min ago". */
-export function formatAge(ms: number | null): string {
-  if (ms == null) return "—";
-  if (ms < 5000) return "just now";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${m % 60} min ago`;
-  return `${Math.floor(h / 24)} d ago`;
-}
-
-/** Metric values: short and exact enough for a phone. NaN and ±Inf spelled out. */
-export function formatValue(v: number | null): string {
-  if (v == null) return "—";
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "−Inf";
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return String(Number(v.toPrecision(5)));
 }
 
 export const STATUS_LABEL: Record<Status, string> = {

@@ -6,17 +6,16 @@
  * the finest level that has ≤ 1,200 buckets in view, and below ~2,000 steps reads raw chunks.
  * Everything here works on plain documents, so it is unit-tested without an emulator.
  */
-import { emptyTable, metricColumn, plotValue, type ChunkDoc, type EpochDoc, type MetricGroup, type NonFinite, type Num, type Table } from "./series";
+import { emptyTable, metricColumn, plotValue, type ChunkDoc, type NonFinite, type Num, type Table } from "./series";
+import { PART_BUCKETS, WIDTHS, upper } from "./summary-ranges";
 
-/** Defaults; a head's own `widths` and `part_buckets` win (docs/schema.md). */
-export const WIDTHS = [128, 1024, 8192, 65536, 524288, 4194304];
-export const PART_BUCKETS = 256;
-/** Below this many steps a kind is read from its raw chunks (few documents anyway). */
-export const RAW_THROUGH = 10_000;
-export const OPEN_MIN_BUCKETS = 150;
-export const ZOOM_MAX_BUCKETS = 1200;
-/** A zoom window this narrow (in steps) is read from the raw chunks. */
-export const ZOOM_RAW_STEPS = 2000;
+export {
+  OPEN_MIN_BUCKETS, PART_BUCKETS, RAW_THROUGH, WIDTHS, ZOOM_MAX_BUCKETS, ZOOM_RAW_STEPS,
+  chunksForRange, openLevel, partsForRange, zoomLevel, type ChunkRange,
+} from "./summary-ranges";
+export { appendTableRows, epochsFromTables, type EpochTableDoc } from "./epoch-table";
+export { indexRange, orderGroups, stepsToEpochs } from "./axes";
+export { Lru } from "./lru";
 
 /** A part document, or one entry of a head's `levels` (same fields). */
 export interface SummaryDoc {
@@ -63,10 +62,8 @@ export interface Bucket {
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const int = (v: unknown): number | null => (typeof v === "number" && Number.isInteger(v) ? v : null);
 
-export const pad6 = (n: number): string => String(n).padStart(6, "0");
-export const partId = (kind: string, level: number, p: number): string => `${kind}-L${level}-${pad6(p)}`;
-export const chunkId = (kind: string, index: number): string => `${kind}-${pad6(index)}`;
-export const headId = (kind: string): string => `${kind}-head`;
+/** Document IDs, from the contract (the names this module always used). */
+export { chunkId, summaryHeadId as headId, summaryPartId as partId } from "./contract";
 
 export function widthsOf(head: HeadDoc | null | undefined): number[] {
   const w = arr(head?.widths).filter((x): x is number => typeof x === "number" && x > 0);
@@ -188,86 +185,6 @@ export function headBuckets(head: HeadDoc | null | undefined, level: number): Se
   const out = new Set<number>();
   for (const b of arr(headLevel(head, level)?.bucket)) if (typeof b === "number") out.add(b);
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Which level, which parts, which chunks.
-
-/** Opening: the coarsest level with at least `min` buckets over [0, through] (level 1 at least). */
-export function openLevel(through: number, widths: readonly number[] = WIDTHS, min = OPEN_MIN_BUCKETS): number {
-  let best = 1;
-  widths.forEach((w, i) => {
-    if (Math.floor(Math.max(0, through) / w) + 1 >= min) best = i + 1;
-  });
-  return best;
-}
-
-/** Zooming: null → read raw chunks; else the finest level with ≤ `max` buckets in [a, b]. */
-export function zoomLevel(a: number, b: number, widths: readonly number[] = WIDTHS, max = ZOOM_MAX_BUCKETS, rawSteps = ZOOM_RAW_STEPS): number | null {
-  if (b - a <= rawSteps) return null;
-  for (let i = 0; i < widths.length; i++) {
-    const w = widths[i];
-    if (Math.floor(b / w) - Math.floor(Math.max(0, a) / w) + 1 <= max) return i + 1;
-  }
-  return widths.length;
-}
-
-/** Part numbers [first, last] of a level that hold the buckets of steps [a, b]. */
-export function partsForRange(a: number, b: number, width: number, perPart = PART_BUCKETS): [number, number] {
-  return [Math.floor(Math.floor(Math.max(0, a) / width) / perPart), Math.floor(Math.floor(Math.max(0, b) / width) / perPart)];
-}
-
-export interface ChunkRange {
-  /** Surely holds every point of [a, b]: chunks lo..hi (hi null = to the last chunk). */
-  lo: number;
-  hi: number | null;
-  /** A narrower guess (chunks are filled evenly most of the time); widen if it falls short. */
-  guessLo: number;
-  guessHi: number | null;
-}
-
-/**
- * Raw chunks holding steps [a, b], from the `chunk` (first point's chunk) of buckets of width
- * `w` sorted by bucket. Points at or after a bucket's first point are in chunks ≥ its chunk,
- * and points before the first point of a later bucket are in chunks ≤ that one's chunk.
- */
-export function chunksForRange(buckets: readonly Bucket[], width: number, a: number, b: number): ChunkRange {
-  const withChunk = buckets.filter((x) => x.chunk != null);
-  if (!withChunk.length) return { lo: 0, hi: null, guessLo: 0, guessHi: null };
-  // last bucket starting at or before a
-  let i = upper(withChunk, (x) => x.b * width <= a) - 1;
-  if (i < 0) i = 0;
-  // first bucket starting after b
-  const j = upper(withChunk, (x) => x.b * width <= b);
-  const lo = withChunk[i].chunk!;
-  const hi = j < withChunk.length ? withChunk[j].chunk! : null;
-  const guess = (step: number): number | null => {
-    const k = Math.max(0, upper(withChunk, (x) => x.b * width <= step) - 1);
-    const cur = withChunk[k];
-    const next = withChunk[k + 1];
-    if (!next) return null;
-    const start = cur.b * width;
-    const span = next.b * width - start;
-    return cur.chunk! + Math.floor(((step - start) / span) * (next.chunk! - cur.chunk!));
-  };
-  const gl = guess(a);
-  const gh = guess(b);
-  const guessLo = gl == null ? lo : Math.max(lo, gl - 1);
-  let guessHi = gh == null ? hi : gh + 1;
-  if (guessHi != null && hi != null) guessHi = Math.min(hi, guessHi);
-  return { lo, hi, guessLo: guessHi != null ? Math.min(guessLo, guessHi) : guessLo, guessHi };
-}
-
-/** Number of leading items for which `pred` holds (pred must be monotone true→false). */
-function upper<T>(xs: readonly T[], pred: (x: T) => boolean): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (pred(xs[mid])) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,135 +336,4 @@ export function clipPoints(points: readonly RawPoint[], a: number, b: number): R
   const i = Math.max(0, upper(points, (p) => p.step < a) - 1);
   const j = Math.min(points.length, upper(points, (p) => p.step <= b) + 1);
   return points.slice(i, j);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The epoch table (tables/epochs-*): rows → epoch documents, the later row for an ID winning.
-
-export interface EpochTableDoc {
-  schema?: number;
-  part?: number;
-  n?: number;
-  id?: unknown;
-  kind?: unknown;
-  epoch?: unknown;
-  step?: unknown;
-  seconds?: unknown;
-  avg_seconds?: unknown;
-  time?: unknown;
-  series?: unknown;
-}
-
-/** Epoch documents from table parts (in part order, rows in order; a later row replaces an earlier one). */
-export function epochsFromTables(parts: Iterable<EpochTableDoc>, into = new Map<string, EpochDoc>()): Map<string, EpochDoc> {
-  const sorted = [...parts].sort((x, y) => (x.part ?? 0) - (y.part ?? 0));
-  for (const p of sorted) appendTableRows(p, into);
-  return into;
-}
-
-export function appendTableRows(p: EpochTableDoc, into: Map<string, EpochDoc>): void {
-  const ids = arr(p.id);
-  const n = typeof p.n === "number" ? Math.min(p.n, ids.length) : ids.length;
-  const kind = arr(p.kind);
-  const epoch = arr(p.epoch);
-  const step = arr(p.step);
-  const seconds = arr(p.seconds);
-  const avg = arr(p.avg_seconds);
-  const time = arr(p.time);
-  const series = arr(p.series).filter(
-    (s): s is { name: string; values: unknown } => !!s && typeof s === "object" && typeof (s as { name?: unknown }).name === "string",
-  );
-  const vals = series.map((s) => arr(s.values));
-  for (let i = 0; i < n; i++) {
-    const id = ids[i];
-    if (typeof id !== "string") continue;
-    const names: string[] = [];
-    const values: unknown[] = [];
-    series.forEach((s, k) => {
-      const v = vals[k][i];
-      if (v != null) {
-        names.push(s.name);
-        values.push(v);
-      }
-    });
-    into.delete(id); // re-insert: Map order = logging order of the winning row
-    into.set(id, {
-      schema: 2,
-      kind: typeof kind[i] === "string" ? (kind[i] as string) : "train",
-      epoch: epoch[i] as number,
-      step: step[i] as number,
-      names,
-      values,
-      seconds: seconds[i],
-      avg_seconds: avg[i],
-      time: time[i],
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Chart order and axes.
-
-/** Loss charts first (title contains "loss"; plain "loss" leading), then the rest A→Z. */
-export function orderGroups<G extends Pick<MetricGroup, "title">>(groups: readonly G[]): G[] {
-  const rank = (t: string) => (t.toLowerCase() === "loss" ? 0 : t.toLowerCase().includes("loss") ? 1 : 2);
-  return [...groups].sort((x, y) => rank(x.title) - rank(y.title) || (x.title < y.title ? -1 : x.title > y.title ? 1 : 0));
-}
-
-/**
- * Global steps → fractional epochs from the epoch ends (`step` of each train epoch, by epoch):
- * a step in epoch e maps into (e-1, e]. After the last finished epoch, `stepsPerEpoch` (the
- * plan, else the last epoch's length) continues the scale.
- */
-export function stepsToEpochs(steps: readonly Num[], ends: readonly { epoch: number; step: number }[], stepsPerEpoch: number | null): Num[] {
-  const e = ends.filter((x) => Number.isFinite(x.step)).sort((x, y) => x.epoch - y.epoch);
-  const lastLen = e.length >= 2 ? e[e.length - 1].step - e[e.length - 2].step : e.length === 1 ? e[0].step : null;
-  const per = stepsPerEpoch && stepsPerEpoch > 0 ? stepsPerEpoch : lastLen && lastLen > 0 ? lastLen : null;
-  return steps.map((s) => {
-    if (s == null) return null;
-    const k = upper(e, (x) => x.step < s); // first epoch whose end ≥ s
-    if (k < e.length) {
-      const prevStep = k > 0 ? e[k - 1].step : 0;
-      const prevEpoch = k > 0 ? e[k - 1].epoch : e[k].epoch - 1;
-      const span = e[k].step - prevStep;
-      return span > 0 ? prevEpoch + ((s - prevStep) / span) * (e[k].epoch - prevEpoch) : e[k].epoch;
-    }
-    if (!per) return null;
-    const base = e.length ? e[e.length - 1] : { epoch: 0, step: 0 };
-    return base.epoch + (s - base.step) / per;
-  });
-}
-
-/** Index range [i, j) of a sorted x array inside [a, b] (for mapping a zoom between axes). */
-export function indexRange(x: readonly Num[], a: number, b: number): [number, number] {
-  const i = upper(x, (v) => v == null || v < a);
-  const j = upper(x, (v) => v == null || v <= b);
-  return [i, j];
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** A small LRU map (documents fetched for zooming). */
-export class Lru<V> {
-  private m = new Map<string, V>();
-  constructor(readonly max = 64) {}
-  get(k: string): V | undefined {
-    const v = this.m.get(k);
-    if (v !== undefined) {
-      this.m.delete(k);
-      this.m.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.m.delete(k);
-    this.m.set(k, v);
-    while (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
-  }
-  delete(k: string): void {
-    this.m.delete(k);
-  }
-  get size(): number {
-    return this.m.size;
-  }
 }

@@ -11,7 +11,7 @@ import {
   runSeries,
   type RunSeries,
 } from "../src/compare-model";
-import { buildEpochTable } from "../src/series";
+import { buildEpochTable } from "../src/epoch-table";
 import { parseRoute } from "../src/router";
 
 const A = "x7kq2m9hfw4cpd3ntr";

@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { buildEpochTable } from "../src/epoch-table";
+import { drawablePoints, groupData, groupMetrics } from "../src/metric-groups";
 import {
   BatchSeries,
   BatchStore,
-  buildEpochTable,
-  drawablePoints,
-  groupData,
-  groupMetrics,
   newestOfChunks,
   plotValue,
   type ChunkDoc,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChunkDoc } from "../src/series";
-import { groupMetrics } from "../src/series";
+import { groupMetrics } from "../src/metric-groups";
 import {
   LevelStore,
   Lru,

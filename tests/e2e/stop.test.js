@@ -329,3 +329,53 @@ test("a running session from an older writer (no run field): Stop is unavailable
     await context.close();
   }
 });
+
+// ---- issue 20: a crafted link does not replace the owner key kept on this device ----------
+
+test("a crafted #k= link keeps the remembered owner key, says so plainly, and Stop still works; names show hidden characters", { timeout: 120_000 }, async () => {
+  const sid = "hk7m2x9q3rstw4vb5n"; // 18 characters of the current format
+  const key = "R3hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sG";
+  await writeDocs({
+    [`sessions/${sid}`]: {
+      schema: 2, status: "running", mode: "fit", name: "loss\u202etxt.exe", run: 1, created: "$now", heartbeat: "$now",
+      plan: { epochs: 10, steps: 100 }, progress: { epoch: 1, batch: 3, step: 3 }, metrics: ["loss"],
+      latest: [{ name: "loss", value: 0.5 }], error: null, ended: null, nan: false,
+    },
+    [`sessions/${sid}/private/owner`]: { key },
+  });
+  const context = await phoneContext(browser, dashboard.url);
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+    await page.goto(`${dashboard.url}/s/${sid}#k=${key}`);
+    await waitStatus(page, "running", 30_000);
+    // The bidi override in the run name is shown, not obeyed.
+    await page.waitForFunction(() => document.querySelector("h1 .run-name")?.textContent === "loss⟨U+202E⟩txt.exe", null, { timeout: 30_000 });
+    const stored = () => page.evaluate((s) => localStorage.getItem(`tfw:owner:${s}`), sid);
+    assert.equal(await stored(), key);
+
+    await page.goto("about:blank");
+    await page.goto(`${dashboard.url}/s/${sid}#k=anything-crafted-by-someone-else`);
+    await waitStatus(page, "running", 30_000);
+    assert.equal(await stored(), key, "the crafted link replaced the remembered key");
+    const note = page.locator("[data-owner-key-note]");
+    await note.waitFor({ state: "visible", timeout: 30_000 });
+    assert.match(await note.textContent(), /not the one this device remembers/);
+    await shot(page, "e2e-owner-key-crafted-link-360x640");
+
+    await pressStop(page);
+    const msg = page.locator("[data-stop-message]");
+    await page.waitForFunction(() => /Stop sent/.test(document.querySelector("[data-stop-message]")?.textContent ?? ""), null, { timeout: 30_000 });
+    assert.equal(await msg.getAttribute("data-kind"), "info");
+    const control = await readCollection(`sessions/${sid}/control`);
+    assert.deepEqual(Object.keys(control), ["stop-1"]);
+    assert.equal(control["stop-1"].key, key);
+    assert.equal(await stored(), key);
+    assert.equal(await page.evaluate((s) => localStorage.getItem(`tfw:owner-link:${s}`), sid), null, "the refused link key is dropped");
+    assert.equal(await note.isVisible(), false);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -23,6 +23,7 @@ DOCUMENTS: dict = CONTRACT["documents"]
 BATCH_KINDS: tuple = tuple(CONTRACT["kinds"]["batch"])
 EPOCH_KINDS: tuple = tuple(CONTRACT["kinds"]["epoch"])
 BATCH_KIND_OF_MODE: dict = dict(CONTRACT["kinds"]["batch_kind_of_mode"])
+SYSTEM_KIND: str = CONTRACT["kinds"]["system"]  # the writer's CPU/memory/GPU samples
 
 STATUSES: tuple = tuple(CONTRACT["statuses"]["stored"])
 ENDED_STATUSES: tuple = tuple(CONTRACT["statuses"]["ended"])

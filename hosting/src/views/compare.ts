@@ -12,8 +12,10 @@ import "uplot/dist/uPlot.min.css";
 import { subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { getDb } from "../firebase";
 import { h, setText } from "../dom";
-import { buildEpochTable, type Table } from "../series";
+import { buildEpochTable } from "../epoch-table";
+import type { Table } from "../series";
 import { displaySid } from "../sid";
+import { visibleText } from "../visible";
 import { sessionPath } from "../router";
 import { STATUS_LABEL, effectiveStatus, lastActivityMs, parseSession } from "../status";
 import {
@@ -282,7 +284,7 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
     const el = h(
       "figure",
       { class: "chart", "data-compare-chart": name, "data-runs": String(drawn.length) },
-      h("figcaption", {}, h("span", { class: "clamp", title: name }, name)),
+      h("figcaption", {}, h("span", { class: "clamp", title: visibleText(name) }, visibleText(name))),
       box,
     );
     chartsBox.appendChild(el);

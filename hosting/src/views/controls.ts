@@ -22,9 +22,10 @@
  * session takes at most MAX_VIEWERS.
  */
 import { doc, getDocFromServer, serverTimestamp, setDoc, writeBatch, type Firestore } from "firebase/firestore";
+import { COLLECTIONS, collectionPath, sessionPath, stopId } from "../contract";
 import { h, setText } from "../dom";
 import type { FirebaseHandles } from "../firebase";
-import { forgetOwnerKey, ownerKey } from "../owner";
+import { acceptOwnerKey, forgetOwnerKey, linkOwnerKey, ownerKey } from "../owner";
 import {
   MAX_VIEWERS,
   counterValue,
@@ -33,6 +34,8 @@ import {
   subscriberFields,
   subscriberId,
 } from "../subscriber";
+
+const COUNTERS = COLLECTIONS.counters; // sessions/{sid}/counters/subscribers: the viewer cap
 
 export interface Control {
   /**
@@ -69,6 +72,12 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     h("div", { class: "confirm-buttons" }, yes, no),
   );
   const msg = h("p", { class: "control-msg", "data-stop-message": true, "aria-live": "polite", hidden: true });
+  // A link whose key differs from the remembered one (owner.ts): said plainly, tried on Stop.
+  const linkNote = h(
+    "p",
+    { class: "control-msg", "data-owner-key-note": true, hidden: linkOwnerKey(sid) == null },
+    "This link's owner key is not the one this device remembers for this session. The remembered key is kept; the link's key replaces it only if it is accepted when you press Stop (a wrong key, or one from an earlier run, is refused).",
+  );
   const unavailable = h(
     "p",
     { class: "control-msg", "data-stop-unavailable": true, hidden: true },
@@ -84,7 +93,7 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     h("p", { id: `forget-q-${sid}` }, "Forget the owner key on this device? Stop is then gone here until you open the owner link (the one with #k=) again."),
     h("div", { class: "confirm-buttons" }, forgetYes, forgetNo),
   );
-  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg, unavailable, forgetBtn, forgetBox);
+  slot.replaceChildren(h("div", { class: "stop" }, stopBtn, confirmBox), msg, linkNote, unavailable, forgetBtn, forgetBox);
   forgetBtn.addEventListener("click", () => {
     forgetBtn.hidden = true;
     forgetBox.hidden = false;
@@ -147,12 +156,26 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
     say(null);
     render();
     try {
-      // Create-only: the rules refuse a second write to the same run's stop.
-      await setDoc(doc(await db, "sessions", sid, "control", `stop-${target}`), {
-        key,
-        run: target,
-        at: serverTimestamp(),
-      });
+      // Create-only: the rules refuse a second write to the same run's stop. A link's key not
+      // yet accepted is tried first, then the remembered one; the one accepted is kept.
+      const link = linkOwnerKey(sid);
+      const keys = link && link !== key ? [link, key] : [key];
+      let used = keys[0];
+      for (const [i, k] of keys.entries()) {
+        try {
+          await setDoc(doc(await db, collectionPath(sid, "control"), stopId(target)), { key: k, run: target, at: serverTimestamp() });
+          used = k;
+          break;
+        } catch (err) {
+          if (i + 1 >= keys.length || errCode(err) !== "permission-denied") throw err;
+        }
+      }
+      if (link != null) {
+        // The rules accepted `used`: it is the key from now on (a refused link key is dropped).
+        acceptOwnerKey(sid, used);
+        key = used;
+      }
+      linkNote.hidden = linkOwnerKey(sid) == null;
       state = "sent";
       stateRun = target;
       say("Stop sent. Training ends after the current batch.");
@@ -160,7 +183,7 @@ export function mountStop(slot: HTMLElement, sid: string, key: string, db: Promi
       state = "idle";
       say(
         errCode(err) === "permission-denied"
-          ? "Not stopped: the request was refused — this link's owner key was not accepted, this run was already asked to stop, or it has ended. Open the owner link the notebook printed (the one with #k=) and try again."
+          ? "Not stopped: the owner key was not accepted — it is wrong, or it belongs to an earlier run of this session (each run has its own key), or this run was already asked to stop or has ended. Open the owner link the notebook printed for this run (the one with #k=) and try again."
           : `Not stopped: ${(err as Error).message ?? String(err)}. Check the connection and try again.`,
         "error",
       );
@@ -301,7 +324,7 @@ const subscription = (token: string) => ({ ...subscriberFields(token, navigator.
 async function subscribeOwner(db: Firestore, sid: string, key: string, token: string): Promise<Subscribed> {
   const id = await ownerSubscriberId(key, token);
   try {
-    await setDoc(doc(db, "sessions", sid, "subscribers", id), subscription(token));
+    await setDoc(doc(db, collectionPath(sid, "subscribers"), id), subscription(token));
     return { kind: "created", id };
   } catch (err) {
     // Create-only: the same device again is refused. That means done.
@@ -317,12 +340,12 @@ async function subscribeOwner(db: Firestore, sid: string, key: string, token: st
  */
 async function subscribeViewer(db: Firestore, sid: string, token: string): Promise<Subscribed> {
   const id = await subscriberId(token);
-  const counter = doc(db, "sessions", sid, "counters", "subscribers");
+  const counter = doc(db, sessionPath(sid), COUNTERS, "subscribers");
   for (let attempt = 0; attempt < 5; attempt++) {
     const n = counterValue((await getDocFromServer(counter)).data());
     if (n >= MAX_VIEWERS) return { kind: "full" };
     const batch = writeBatch(db);
-    batch.set(doc(db, "sessions", sid, "subscribers", id), subscription(token));
+    batch.set(doc(db, collectionPath(sid, "subscribers"), id), subscription(token));
     batch.set(counter, { n: n + 1, last: id });
     try {
       await batch.commit();

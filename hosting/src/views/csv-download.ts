@@ -5,18 +5,20 @@
  * does not carry it.
  */
 import { collection, getDocs, type Firestore } from "firebase/firestore";
+import { collectionPath } from "../contract";
 import { csvFileName, sessionCsv } from "../csv";
 import type { ChunkDoc, EpochDoc } from "../series";
 
-export async function downloadSessionCsv(db: Firestore, sid: string): Promise<{ rows: number; bytes: number }> {
+/** `raw`: text cells as stored, formula characters and all (`?csv=raw` on the page; docs/dashboard.md). */
+export async function downloadSessionCsv(db: Firestore, sid: string, raw = false): Promise<{ rows: number; bytes: number }> {
   const [epochs, chunks] = await Promise.all([
-    getDocs(collection(db, "sessions", sid, "epochs")),
-    getDocs(collection(db, "sessions", sid, "batches")),
+    getDocs(collection(db, collectionPath(sid, "epochs"))),
+    getDocs(collection(db, collectionPath(sid, "batches"))),
   ]);
   const text = sessionCsv({
     epochs: epochs.docs.map((d) => [d.id, d.data() as EpochDoc] as const),
     chunks: chunks.docs.map((d) => [d.id, d.data() as ChunkDoc] as const),
-  });
+  }, { raw });
   // A UTF-8 byte-order mark: without it Excel reads the file as the system's code page and
   // garbles non-ASCII metric names (pandas strips it; docs/dashboard.md).
   const blob = new Blob(["\ufeff", text], { type: "text/csv;charset=utf-8" });

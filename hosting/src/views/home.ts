@@ -6,7 +6,8 @@ import { MAX_COMPARE, comparePath } from "../compare-model";
 import { hasOwnerKey } from "../owner";
 import { forgetAll, loadRecent } from "../recent";
 import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
-import { formatAge } from "../status";
+import { visibleText } from "../visible";
+import { formatAge } from "../format";
 
 export function mountHome(root: HTMLElement, navigate: (path: string) => void, initialError?: { sid: string; message: string }): () => void {
   const input = h("input", {
@@ -85,7 +86,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
         "ul",
         {},
         ...list.map((r) => {
-          const box = h("input", { type: "checkbox", "data-compare": r.sid, "aria-label": `Compare ${r.name || displaySid(r.sid)}` });
+          const box = h("input", { type: "checkbox", "data-compare": r.sid, "aria-label": `Compare ${visibleText(r.name) || displaySid(r.sid)}` });
           box.checked = picked.has(r.sid);
           box.addEventListener("change", () => {
             if (box.checked) picked.add(r.sid);
@@ -96,7 +97,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
             "li",
             {},
             h("label", { class: "pick", title: "Select to compare" }, box),
-            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name clamp", title: r.name }, r.name) : null),
+            h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name clamp", title: visibleText(r.name) }, visibleText(r.name)) : null),
             h("span", { class: "muted meta" }, `${r.status} · ${formatAge(now - r.seen)}${hasOwnerKey(r.sid) ? " · owner" : ""}`),
           );
         }),

@@ -1,0 +1,58 @@
+/** Chart helpers without uPlot: colours, heights, axis labels, value picking. */
+import type { Num } from "./series";
+
+export const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+
+export function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+/** `#rgb`, `#rrggbb` or `rgb(…)` with an alpha; anything else is returned as is. */
+export function withAlpha(color: string, a: number): string {
+  let m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color);
+  if (m) {
+    const hex = m[1].length === 3 ? [...m[1]].map((c) => c + c).join("") : m[1];
+    const n = parseInt(hex, 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+  }
+  m = /^rgba?\(([^)]+)\)$/.exec(color);
+  if (m) {
+    const [r, g, b] = m[1].split(/[\s,/]+/);
+    return `rgba(${r},${g},${b},${a})`;
+  }
+  return color;
+}
+
+export function chartHeight(): number {
+  return window.innerWidth < 600 ? 170 : 220;
+}
+
+export function compact(v: number): string {
+  if (v == null || !Number.isFinite(v)) return "";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
+}
+
+/** Seconds as a short duration for the relative-time axis. */
+export function duration(s: number): string {
+  if (!Number.isFinite(s)) return "";
+  const a = Math.abs(s);
+  const sign = s < 0 ? "-" : "";
+  if (a < 60) return `${sign}${Number(a.toPrecision(3))}s`;
+  if (a < 3600) return `${sign}${Math.floor(a / 60)}m${a % 60 >= 1 ? ` ${Math.round(a % 60)}s` : ""}`;
+  if (a < 86400) return `${sign}${Math.floor(a / 3600)}h${a % 3600 >= 60 ? ` ${Math.floor((a % 3600) / 60)}m` : ""}`;
+  return `${sign}${Math.floor(a / 86400)}d ${Math.floor((a % 86400) / 3600)}h`;
+}
+
+export function lastValue(vals: ArrayLike<number | null | undefined> | undefined): number | null {
+  if (!vals) return null;
+  for (let i = vals.length - 1; i >= 0; i--) {
+    const v = vals[i];
+    if (v != null) return v;
+  }
+  return null;
+}
+
+export const positive = (vals: Num[]): Num[] => vals.map((v) => (v != null && v > 0 ? v : null));
