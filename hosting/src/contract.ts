@@ -21,6 +21,16 @@ export const PART_BUCKETS: number = contract.summaries.part_buckets;
 export const TABLE_ROWS: number = contract.tables.rows;
 export const HEARTBEAT_MS: number = contract.stall.heartbeat_seconds * 1000;
 export const STALL_SHOWN_AFTER_MS: number = contract.stall.shown_after_seconds * 1000;
+/** The session document's field declaring its current heartbeat period, in seconds. */
+export const HEARTBEAT_FIELD: string = contract.stall.declared_field;
+export const MISSED_HEARTBEATS: number = contract.stall.missed_heartbeats;
+export const ATTENTION = contract.attention;
+
+/** Milliseconds of silence after which a running session counts as stalled. */
+export function stallAfterMs(declaredSeconds: unknown, floorMs = STALL_SHOWN_AFTER_MS): number {
+  const period = typeof declaredSeconds === "number" && declaredSeconds > 0 ? declaredSeconds * 1000 : HEARTBEAT_MS;
+  return Math.max(floorMs, MISSED_HEARTBEATS * period);
+}
 
 /** `{name}` and zero-padded `{name:0N}` fields of a contract template, filled in. */
 export function fill(template: string, values: Record<string, string | number>): string {
@@ -38,6 +48,7 @@ export const tablePartId = (part: number) => fill(DOCS.table_part, { part });
 export const summaryPartId = (kind: string, level: number, part: number) => fill(DOCS.summary_part, { kind, level, part });
 export const summaryHeadId = (kind: string) => fill(DOCS.summary_head, { kind });
 export const stopId = (run: number) => fill(DOCS.stop, { run });
+export const presenceId = () => DOCS.presence;
 
 /** `sessions/{sid}`, and a collection under it by its contract key (epochs, batches, ...). */
 export const sessionPath = (sid: string) => `${COLLECTIONS.sessions}/${sid}`;

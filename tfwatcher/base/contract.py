@@ -36,6 +36,18 @@ TABLE_ROWS: int = CONTRACT["tables"]["rows"]
 HEARTBEAT_SECONDS: float = CONTRACT["stall"]["heartbeat_seconds"]
 STALL_SHOWN_AFTER: float = CONTRACT["stall"]["shown_after_seconds"]
 STALL_MARKED_AFTER: float = CONTRACT["stall"]["marked_after_seconds"]
+# The session document declares its current heartbeat period in this field; a running session
+# is stalled once its newest sign of life is older than MISSED_HEARTBEATS periods (and never
+# sooner than STALL_SHOWN_AFTER).
+HEARTBEAT_FIELD: str = CONTRACT["stall"]["declared_field"]
+MISSED_HEARTBEATS: int = CONTRACT["stall"]["missed_heartbeats"]
+ATTENTION: dict = dict(CONTRACT["attention"])  # presence lease and cadences (docs/schema.md)
+
+
+def stall_after(declared_period: float | None, floor: float = STALL_SHOWN_AFTER) -> float:
+    """Seconds of silence after which a running session counts as stalled."""
+    period = declared_period if isinstance(declared_period, (int, float)) and declared_period > 0 else HEARTBEAT_SECONDS
+    return max(floor, MISSED_HEARTBEATS * period)
 
 _FIELD = re.compile(r"\{(\w+)(?::0(\d+))?\}")
 
@@ -73,6 +85,11 @@ def summary_part_id(kind: str, level: int, part: int) -> str:
 
 def summary_head_id(kind: str) -> str:
     return fill(DOCUMENTS["summary_head"], kind=kind)
+
+
+def presence_path(sid: str) -> str:
+    """The one presence document a watching dashboard refreshes: `sessions/{sid}/presence/now`."""
+    return doc_path(sid, "presence", DOCUMENTS["presence"])
 
 
 def stop_id(run: int) -> str:
