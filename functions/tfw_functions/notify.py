@@ -12,9 +12,11 @@ Flow for one session update (`before` and `after` are the session document's dat
    duplicated trigger delivery sends nothing. A marker another attempt holds (`"sending"`,
    lease not expired) is left alone.
 3. `subscribers()` reads the owner's subscriptions (`subscribers/o-*`, proven with the owner
-   key by the rules) first, all of them up to `MAX_OWNER_SUBSCRIBERS`, then the viewers'
-   (at most `MAX_SUBSCRIBERS`, the oldest by `created`; the rules cap them at `MAX_VIEWERS`
-   per session), minus those the marker lists as `delivered` by an earlier attempt.
+   key by the rules, which cap them at `MAX_OWNER_SUBSCRIBERS`) first, every one of them
+   (beyond the cap, in older sessions, the oldest by `created`, never the first by ID), then
+   the viewers' (at most `MAX_SUBSCRIBERS`, the oldest by `created`; the rules cap them at
+   `MAX_VIEWERS` per session), minus those the marker lists as `delivered` by an earlier
+   attempt.
 4. `send()` sends one FCM web push per token (`send_each_for_multicast`), deletes the
    subscriptions whose token FCM reports as unregistered or invalid, and reports which
    subscriptions got it and which failed for a reason that may pass (FCM unavailable,
@@ -68,10 +70,17 @@ MAX_VIEWERS = 20
 # Viewer subscriptions one notification goes to at most: the oldest by `created`. Above the
 # rules' cap, for sessions subscribed to before the cap existed.
 MAX_SUBSCRIBERS = 50
-# Owner subscriptions (`subscribers/o-{sha256(key:token)}`, one per device of the owner) one
-# notification goes to at most. Always sent to, before and regardless of the viewers.
+# Owner subscriptions (`subscribers/o-{sha256(key:token)}`, one per device of the owner) a
+# session takes: the rules' cap (maxOwners() in firestore.rules, counted in counters/owners).
+# Every one is sent to, before and regardless of the viewers; above the cap (a session
+# subscribed to before the cap existed) the oldest by `created`, so tokens chosen to sort
+# first cannot push the owner's own devices out.
 MAX_OWNER_SUBSCRIBERS = 20
-OWNER_PREFIX = "o-"
+# Owner documents read per notification, to choose the oldest; the rules keep a session at
+# MAX_OWNER_SUBSCRIBERS.
+OWNER_READ_LIMIT = 200
+OWNER_PREFIX = "o-"  # TODO(contract): the owner subscription ID format, o-{sha256(key:token)}
+_NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)  # sorts a document without `created` last
 # Retries of a failed send (the trigger is redelivered): how many, and for how long.
 MAX_ATTEMPTS = 10
 GIVE_UP_AFTER = dt.timedelta(hours=2)
@@ -184,8 +193,9 @@ def subscribers(db: firestore.Client, sid: str,
                 limit: int | None = None) -> list[tuple[str, str]]:
     """`(subscriber doc ID, token)` to notify: the owner's subscriptions first, then viewers'.
 
-    Owner subscriptions (`o-…` IDs, which only the owner key can create) are all read, up to
-    `MAX_OWNER_SUBSCRIBERS`, so viewers can never crowd the owner out. Viewers: the oldest
+    Owner subscriptions (`o-…` IDs, which only the owner key can create): every one within the
+    rules' cap, the oldest `MAX_OWNER_SUBSCRIBERS` by `created` (then ID), so viewers can never
+    crowd the owner out and IDs chosen to sort first cannot either. Viewers: the oldest
     `limit` (default `MAX_SUBSCRIBERS`) by `created`, then ID. Documents without a `created`
     timestamp (browsers cannot write one: the rules require it) are not in the ordered query
     and are never sent to; neither are documents without a token.
@@ -199,10 +209,12 @@ def subscribers(db: firestore.Client, sid: str,
         if isinstance(token, str) and token:
             out.append((snap.id, token))
 
+    past_owners = OWNER_PREFIX[:-1] + chr(ord(OWNER_PREFIX[-1]) + 1)  # "o.": after every "o-…"
     owners = (col.where(filter=FieldFilter(FieldPath.document_id(), ">=", col.document(OWNER_PREFIX)))
-              .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document("o.")))
-              .limit(MAX_OWNER_SUBSCRIBERS))
-    for snap in owners.stream():
+              .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(past_owners)))
+              .limit(OWNER_READ_LIMIT))
+    by_age = sorted(owners.stream(), key=lambda snap: (_created(snap), snap.id))
+    for snap in by_age[:MAX_OWNER_SUBSCRIBERS]:
         add(snap)
     viewers = 0
     # Read past any owner documents among the oldest, so `limit` viewers still come back.
@@ -214,6 +226,10 @@ def subscribers(db: firestore.Client, sid: str,
         add(snap)
         viewers += len(out) - before
     return out
+
+
+def _created(snap) -> dt.datetime:
+    return _aware((snap.to_dict() or {}).get("created")) or _NEVER
 
 
 def is_stale_token_error(exc: BaseException | None) -> bool:

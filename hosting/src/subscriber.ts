@@ -5,7 +5,8 @@
  * - A viewer's subscription: `subscribers/{sha256hex(token)}`, created in one batch with the
  *   step of `counters/subscribers` from `{n}` to `{n: n + 1, last: id}`; at most `MAX_VIEWERS`.
  * - The owner's: `subscribers/o-{sha256hex(ownerKey + ":" + token)}`: only the owner key names
- *   it (the key itself is not stored), it is not counted, and it is always notified.
+ *   it (the key itself is not stored), it is counted apart on `counters/owners` (at most
+ *   `MAX_OWNERS`), and every one within that cap is notified.
  *
  * IDs are deterministic, so subscribing the same device twice names the same document; the
  * rules allow only `create` there, and the second write is refused, which the dashboard reads
@@ -15,10 +16,13 @@
 
 /** The most viewer subscriptions a session takes (maxViewers() in firestore.rules). */
 export const MAX_VIEWERS = 20;
+/** The most owner subscriptions a session takes (maxOwners() in firestore.rules). */
+export const MAX_OWNERS = 20;
 
-/** What the rules accept as a token: 32..4096 characters of [A-Za-z0-9_:-] (FCM's alphabet). */
+/** What the rules accept as a token: 32..1024 characters of [A-Za-z0-9_:-] (FCM's alphabet;
+ * FCM's own are about 160). */
 export function isWellFormedToken(token: unknown): token is string {
-  return typeof token === "string" && token.length >= 32 && token.length <= 4096 && /^[A-Za-z0-9_:-]+$/.test(token);
+  return typeof token === "string" && token.length >= 32 && token.length <= 1024 && /^[A-Za-z0-9_:-]+$/.test(token);
 }
 
 async function sha256hex(text: string): Promise<string> {

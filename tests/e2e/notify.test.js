@@ -117,7 +117,10 @@ test("Notify me on the owner link: the owner's own subscription o-{sha256(key:to
     assert.deepEqual(Object.keys(subs).sort(), [ownerId, sha256("e2e-viewer-token:APA91b" + "v".repeat(120))].sort());
     assert.deepEqual(Object.keys(subs[ownerId]).sort(), ["created", "kind", "lang", "token"], "the key is not stored");
     assert.equal(subs[ownerId].token, TOKEN);
-    assert.equal((await readCollection(`sessions/${writer.id}/counters`)).subscribers.n, 1, "the owner is not counted");
+    const counters = await readCollection(`sessions/${writer.id}/counters`);
+    assert.equal(counters.subscribers.n, 1, "the owner is not counted among the viewers");
+    assert.equal(counters.owners.n, 1, "the owner subscription stepped its own counter");
+    assert.equal(counters.owners.last, ownerId);
   } finally {
     await viewer.close();
     await owner.close();

@@ -603,3 +603,50 @@ def test_trigger_returns_early_without_data(functions_main, fcm):
         document="sessions/abc2345", params={"sid": "abc2345"}, data=None)
     assert handler(empty) is None
     assert fcm.messages == []
+
+
+# ------------------------------------------------------------------ owner flood (issue 20, item 7)
+
+def owner_token_sorting(prefix_ok, key="owner-key", start=0):
+    """A token whose owner subscription ID (o-{sha256(key:token)}) passes `prefix_ok`."""
+    i = start
+    while True:
+        token = f"t-flood-{i}"
+        digest = hashlib.sha256(f"{key}:{token}".encode()).hexdigest()
+        if prefix_ok(digest):
+            return token, i + 1
+        i += 1
+
+
+def test_owner_tokens_chosen_to_sort_first_cannot_push_the_owner_out(fdb, fcm):
+    """Whoever holds a leaked key while the run is live adds owner subscriptions whose IDs
+    sort first (before: the notifier took the first 20 by ID, and the owner's phone, whose ID
+    sorts last, was left out). The oldest owner subscriptions are the ones sent to."""
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after)
+    phone, _ = owner_token_sorting(lambda d: d.startswith("f"))
+    mine = add_owner(fdb, ref, phone, created=now_utc() - dt.timedelta(minutes=30))
+    flood, i = [], 0
+    for n in range(notify.MAX_OWNER_SUBSCRIBERS + 5):  # more than the cap, as an old session may hold
+        token, i = owner_token_sorting(lambda d: d < "e", start=i)
+        flood.append(token)
+        add_owner(fdb, ref, token, created=now_utc() + dt.timedelta(seconds=n))
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    [tokens] = fcm.tokens
+    assert tokens[0] == phone, "the owner's own, oldest, subscription is sent to first"
+    assert tokens == [phone] + flood[:notify.MAX_OWNER_SUBSCRIBERS - 1]
+    assert mine in notified(fdb, sid)["finished"]["delivered"] and res.outcome == "sent"
+
+
+def test_every_owner_subscription_within_the_cap_is_sent_to(fdb, fcm):
+    sid = new_sid()
+    after = session_data(status="finished")
+    ref = seed(fdb, sid, after, tokens=["t-viewer"])
+    owners = [f"t-owner-device-{n}" for n in range(notify.MAX_OWNER_SUBSCRIBERS)]
+    for n, token in enumerate(owners):
+        add_owner(fdb, ref, token, created=now_utc() + dt.timedelta(seconds=n))
+    [res] = notify.handle_update(fdb, sid, session_data(), after, APP_URL)
+    [tokens] = fcm.tokens
+    assert tokens == owners + ["t-viewer"]
+    assert res.send.sent == notify.MAX_OWNER_SUBSCRIBERS + 1

@@ -50,6 +50,23 @@ function viewerSubscriptionOps() {
   return ops;
 }
 
+// An owner subscription is created the way the dashboard does it: one batch with the step of
+// counters/owners from 1 (seeded) to 2, its ID from the caller's key.
+function ownerSubscriptionOps() {
+  const path = (key) => `sessions/${SID}/subscribers/${ownerSubId(key, TOKEN)}`;
+  const ops = docOps(path);
+  ops.create = {
+    omit: (key) => [path(key)],
+    run: (db, data, key) => {
+      const batch = writeBatch(db);
+      batch.set(doc(db, path(key)), data);
+      batch.set(doc(db, `sessions/${SID}/counters/owners`), { n: 2, last: ownerSubId(key, TOKEN) });
+      return batch.commit();
+    },
+  };
+  return ops;
+}
+
 // What a browser might try on the `sessions` collection itself.
 const sessionsCollectionOps = {
   // A share link for an ID that does not exist: allowed, the dashboard says "not found".
@@ -110,13 +127,17 @@ const PATHS = {
   },
   // The ID is o-sha256(caller's key + ":" + token): only the owner key names a valid one.
   'subscribers (owner)': {
-    ops: docOps((key) => `sessions/${SID}/subscribers/${ownerSubId(key, TOKEN)}`),
+    ops: ownerSubscriptionOps(),
     data: () => ({ token: TOKEN, created: serverTimestamp(), kind: 'fcm', lang: 'en' }),
   },
   // A lone write of the counter (without its subscription) is refused; see subscribers.test.js.
   'counters/subscribers': {
     ops: docOps(`sessions/${SID}/counters/subscribers`),
     data: () => ({ n: 2, last: viewerId(NEW_TOKEN) }),
+  },
+  'counters/owners': {
+    ops: docOps(`sessions/${SID}/counters/owners`),
+    data: (key) => ({ n: 2, last: ownerSubId(key, NEW_TOKEN) }),
   },
   notified: {
     ops: docOps(`sessions/${SID}/notified/finished`),
@@ -151,6 +172,7 @@ const EXPECTED = {
   'subscribers (viewer)':  ['---',   '---',   '+++',   '---',   '---'],
   'subscribers (owner)':   ['---',   '---',   '--+',   '---',   '---'],
   'counters/subscribers':  ['+++',   '---',   '---',   '---',   '---'],
+  'counters/owners':       ['+++',   '---',   '---',   '---',   '---'],
   notified:                ['---',   '---',   '---',   '---',   '---'],
   'unknown collection':    ['---',   '---',   '---',   '---',   '---'],
   'unknown subcollection': ['---',   '---',   '---',   '---',   '---'],

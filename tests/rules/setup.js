@@ -30,6 +30,8 @@ export const GUESSED_KEY = 'guessed-guessed-guessed-guessed!';
 
 // The most viewer subscriptions a session takes (maxViewers() in firestore.rules).
 export const MAX_VIEWERS = 20;
+// The most owner subscriptions a session takes (maxOwners() in firestore.rules).
+export const MAX_OWNERS = 20;
 // FCM registration tokens look like this: [A-Za-z0-9_:-], ~160 characters.
 export const TOKEN = 'fcm-token-of-someone:APA91bH' + 'x'.repeat(130);
 export const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -109,7 +111,8 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
     [`sessions/${sid}/control/stop-1`]: { key, run: 1, at: serverTimestamp() },
     // A stop document of the old layout (before `run`): nobody may touch it either.
     [`sessions/${sid}/control/stop`]: { key, at: serverTimestamp() },
-    // One viewer subscription and the counter that counted it; one owner subscription.
+    // One viewer subscription and the counter that counted it; one owner subscription and
+    // the owners' counter that counted it.
     [`sessions/${sid}/subscribers/${viewerId(TOKEN)}`]: {
       token: TOKEN, created: serverTimestamp(), kind: 'fcm', lang: 'en',
     },
@@ -117,6 +120,7 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
     [`sessions/${sid}/subscribers/${ownerSubId(key, TOKEN)}`]: {
       token: TOKEN, created: serverTimestamp(), kind: 'fcm',
     },
+    [`sessions/${sid}/counters/owners`]: { n: 1, last: ownerSubId(key, TOKEN) },
     [`sessions/${sid}/notified/finished`]: { at: serverTimestamp() },
   };
 }

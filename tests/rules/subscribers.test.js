@@ -1,9 +1,11 @@
 // Push subscriptions (docs/security.md, "Push subscriptions"):
 // - a viewer's: sessions/{sid}/subscribers/{sha256hex(token)}, created in ONE batch with
 //   sessions/{sid}/counters/subscribers going from {n} to {n: n + 1, last: that ID}; n <= 20;
-// - the owner's: sessions/{sid}/subscribers/o-{sha256hex(ownerKey + ":" + token)}, no counter;
+// - the owner's: sessions/{sid}/subscribers/o-{sha256hex(ownerKey + ":" + token)}, created in
+//   ONE batch with sessions/{sid}/counters/owners going from {n} to {n: n + 1, last: that ID};
+//   n <= 20 (issue 20: a leaked key cannot flood the owner's slots or push the owner out);
 // both exactly {token, created: request.time, kind: "fcm"} plus optional {lang <= 16}, the token
-// 32..4096 characters of [A-Za-z0-9_:-], and only while the session is running. Never read,
+// 32..1024 characters of [A-Za-z0-9_:-], and only while the session is running. Never read,
 // listed, updated or deleted by a browser (matrix.test.js covers those).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,13 +14,14 @@ import {
   Timestamp, deleteDoc, doc, getDoc, serverTimestamp, setDoc, updateDoc, writeBatch,
 } from 'firebase/firestore';
 import {
-  CALLERS, GUESSED_KEY, MAX_VIEWERS, OTHER_KEY, OTHER_SID, OWNER_KEY, SID, TOKEN, UNKNOWN_SID,
+  CALLERS, GUESSED_KEY, MAX_OWNERS, MAX_VIEWERS, OTHER_KEY, OTHER_SID, OWNER_KEY, SID, TOKEN, UNKNOWN_SID,
   allDocs, ownerSubId, seed, useTestEnv, viewerId,
 } from './setup.js';
 
 const env = useTestEnv();
 const NEW = 'fcm-token-of-a-new-viewer:APA91bH' + 'y'.repeat(120);
 const COUNTER = `sessions/${SID}/counters/subscribers`;
+const OWNERS = `sessions/${SID}/counters/owners`;
 const subPath = (id, sid = SID) => `sessions/${sid}/subscribers/${id}`;
 const valid = (extra = {}) => ({ token: NEW, created: serverTimestamp(), kind: 'fcm', ...extra });
 const without = (field) => { const d = valid(); delete d[field]; return d; };
@@ -37,17 +40,29 @@ function subscribeBatch(db, data, n, { id, next = n + 1, last, sid = SID } = {})
   return batch.commit();
 }
 
-/** The seeded session (running, counter at 1 with one viewer, one owner subscription). */
+/**
+ * The dashboard's owner subscription: one batch, the subscription (its ID from `key`) and the
+ * step of counters/owners from `n` (0 = no counter document); `id`, `next`, `last` override.
+ */
+function ownerBatch(db, data, n, { key = OWNER_KEY, id, next = n + 1, last, sid = SID } = {}) {
+  const sub = id ?? ownerSubId(key, data.token);
+  const batch = writeBatch(db);
+  batch.set(doc(db, subPath(sub, sid)), data);
+  batch.set(doc(db, `sessions/${sid}/counters/owners`), { n: next, last: last ?? sub });
+  return batch.commit();
+}
+
+/** The seeded session (running, counters at 1: one viewer, one owner subscription). */
 const seeded = () => seed(env());
 
 async function setStatus(status) {
   await seed(env(), { [`sessions/${SID}`]: { ...allDocs()[`sessions/${SID}`], status } });
 }
 
-async function counter() {
+async function counter(path = COUNTER) {
   let data;
   await env().withSecurityRulesDisabled(async (ctx) => {
-    data = (await getDoc(doc(ctx.firestore(), COUNTER))).data();
+    data = (await getDoc(doc(ctx.firestore(), path))).data();
   });
   return data;
 }
@@ -62,11 +77,12 @@ describe('viewer subscription: the document', () => {
     ['with a lang of 17 characters', () => valid({ lang: 'x'.repeat(17) }), false],
     ['with a lang that is a number', () => valid({ lang: 7 }), false],
     ['with a null lang', () => valid({ lang: null }), false],
-    ['with a token of 4096 characters', () => valid({ token: 't'.repeat(4096) }), true],
+    ['with a token of 1024 characters', () => valid({ token: 't'.repeat(1024) }), true],
     ['with a token of 32 characters', () => valid({ token: 't'.repeat(32) }), true],
     ['with a token of all allowed characters', () => valid({ token: 'AZaz09_:-'.repeat(4) }), true],
     ['with a token of 31 characters', () => valid({ token: 't'.repeat(31) }), false],
-    ['with a token of 4097 characters', () => valid({ token: 't'.repeat(4097) }), false],
+    ['with a token of 1025 characters', () => valid({ token: 't'.repeat(1025) }), false],
+    ['with a token of 4096 characters (accepted before issue 20)', () => valid({ token: 't'.repeat(4096) }), false],
     ['with an oversized token (500,000 characters)', () => valid({ token: 't'.repeat(500_000) }), false],
     ['with the token hello<script> (padded to 40)', () => valid({ token: 'hello<script>'.padEnd(40, 'x') }), false],
     ['with a token holding a space', () => valid({ token: `${NEW.slice(0, 40)} x` }), false],
@@ -201,7 +217,7 @@ describe('flood and cap', () => {
     await assertFails(subscribeBatch(viewer(), valid({ token: tokenN(MAX_VIEWERS) }), MAX_VIEWERS, { next: MAX_VIEWERS }));
     assert.equal((await counter()).n, MAX_VIEWERS);
     const owner = CALLERS.owner.context(env()).firestore();
-    await assertSucceeds(setDoc(doc(owner, subPath(ownerSubId(OWNER_KEY, NEW))), valid()));
+    await assertSucceeds(ownerBatch(owner, valid(), 1));
   });
 
   test('499 subscriptions and one counter step in one batch: deny as a whole', async () => {
@@ -245,71 +261,143 @@ describe('flood and cap', () => {
   });
 });
 
-describe('owner subscription: o-{sha256(key:token)}', () => {
+describe('owner subscription: o-{sha256(key:token)} and counters/owners', () => {
   const owner = () => CALLERS.owner.context(env()).firestore();
 
-  test('with the owner key in the ID: allow, no counter involved', async () => {
+  test('with the owner key in the ID and the owners\' counter step: allow; the viewers\' counter is untouched', async () => {
     await seeded();
-    await assertSucceeds(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW))), valid({ lang: 'en' })));
+    await assertSucceeds(ownerBatch(owner(), valid({ lang: 'en' }), 1));
+    assert.deepEqual(await counter(OWNERS), { n: 2, last: ownerSubId(OWNER_KEY, NEW) });
     assert.deepEqual(await counter(), { n: 1, last: viewerId(TOKEN) });
   });
 
   test('the first subscription of a session, with no counter yet: allow (owner); a viewer ID without the counter step: deny', async () => {
-    await seed(env(), allDocs(), [COUNTER, subPath(viewerId(TOKEN)), subPath(ownerSubId(OWNER_KEY, TOKEN))]);
-    await assertSucceeds(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW))), valid()));
+    await seed(env(), allDocs(), [COUNTER, OWNERS, subPath(viewerId(TOKEN)), subPath(ownerSubId(OWNER_KEY, TOKEN))]);
+    await assertSucceeds(ownerBatch(owner(), valid(), 0));
+    assert.deepEqual(await counter(OWNERS), { n: 1, last: ownerSubId(OWNER_KEY, NEW) });
     await assertFails(setDoc(doc(owner(), subPath(viewerId(NEW))), valid()));
   });
 
   test('from a signed-in browser with the key: allow (the key is what counts)', async () => {
     await seeded();
     const db = CALLERS.stranger.context(env()).firestore();
-    await assertSucceeds(setDoc(doc(db, subPath(ownerSubId(OWNER_KEY, NEW))), valid()));
+    await assertSucceeds(ownerBatch(db, valid(), 1));
   });
 
   const denied = [
-    ['a guessed key', () => ownerSubId(GUESSED_KEY, NEW), () => valid()],
-    ['another session\'s key', () => ownerSubId(OTHER_KEY, NEW), () => valid()],
-    ['the key hashed with another token', () => ownerSubId(OWNER_KEY, TOKEN), () => valid()],
-    ['the ID in upper-case hex', () => `o-${ownerSubId(OWNER_KEY, NEW).slice(2).toUpperCase()}`, () => valid()],
-    ['the key itself as the ID', () => `o-${OWNER_KEY}`, () => valid()],
-    ['sha256(token) without the key', () => `o-${viewerId(NEW)}`, () => valid()],
-    ['the right ID but a malformed token', () => ownerSubId(OWNER_KEY, 'hello<script>'.padEnd(40, 'x')), () => valid({ token: 'hello<script>'.padEnd(40, 'x') })],
-    ['the right ID but an extra field (the key)', () => ownerSubId(OWNER_KEY, NEW), () => valid({ key: OWNER_KEY })],
-    ['the right ID but created an hour ago', () => ownerSubId(OWNER_KEY, NEW), () => valid({ created: Timestamp.fromMillis(Date.now() - 3600_000) })],
+    // [name, (db) => request]
+    ['without the counter step (a lone setDoc, as before issue 20)', (db) => setDoc(doc(db, subPath(ownerSubId(OWNER_KEY, NEW))), valid())],
+    ['counted on the viewers\' counter instead', (db) => subscribeBatch(db, valid(), 1, { id: ownerSubId(OWNER_KEY, NEW) })],
+    ['a guessed key', (db) => ownerBatch(db, valid(), 1, { key: GUESSED_KEY })],
+    ['another session\'s key', (db) => ownerBatch(db, valid(), 1, { key: OTHER_KEY })],
+    ['the key hashed with another token', (db) => ownerBatch(db, valid(), 1, { id: ownerSubId(OWNER_KEY, TOKEN) })],
+    ['the ID in upper-case hex', (db) => ownerBatch(db, valid(), 1, { id: `o-${ownerSubId(OWNER_KEY, NEW).slice(2).toUpperCase()}` })],
+    ['the key itself as the ID', (db) => ownerBatch(db, valid(), 1, { id: `o-${OWNER_KEY}` })],
+    ['sha256(token) without the key', (db) => ownerBatch(db, valid(), 1, { id: `o-${viewerId(NEW)}` })],
+    ['the right ID but a malformed token', (db) => ownerBatch(db, valid({ token: 'hello<script>'.padEnd(40, 'x') }), 1)],
+    ['the right ID but a token of 1025 characters', (db) => ownerBatch(db, valid({ token: 't'.repeat(1025) }), 1)],
+    ['the right ID but an extra field (the key)', (db) => ownerBatch(db, valid({ key: OWNER_KEY }), 1)],
+    ['the right ID but created an hour ago', (db) => ownerBatch(db, valid({ created: Timestamp.fromMillis(Date.now() - 3600_000) }), 1)],
+    ['the counter stepping by 2', (db) => ownerBatch(db, valid(), 1, { next: 3 })],
+    ['the counter staying at 1', (db) => ownerBatch(db, valid(), 1, { next: 1 })],
+    ['the counter naming another subscription', (db) => ownerBatch(db, valid(), 1, { last: ownerSubId(OWNER_KEY, 'someone-else'.padEnd(40, 'x')) })],
+    ['the counter naming the existing subscription', (db) => ownerBatch(db, valid(), 1, { last: ownerSubId(OWNER_KEY, TOKEN) })],
+    ['the counter naming a viewer ID', (db) => ownerBatch(db, valid(), 1, { last: viewerId(NEW) })],
   ];
-  for (const [name, id, data] of denied) {
+  for (const [name, request] of denied) {
     test(`with ${name}: deny`, async () => {
       await seeded();
-      await assertFails(setDoc(doc(owner(), subPath(id())), data()));
+      await assertFails(request(owner()));
+      assert.deepEqual(await counter(OWNERS), { n: 1, last: ownerSubId(OWNER_KEY, TOKEN) }, 'the counter is unchanged');
     });
   }
 
-  test('another session: its own key allows, this session\'s key does not', async () => {
+  test('the owners\' counter: readable, never written alone or with a viewer\'s subscription', async () => {
     await seeded();
-    await assertFails(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW), OTHER_SID)), valid()));
-    await assertSucceeds(setDoc(doc(owner(), subPath(ownerSubId(OTHER_KEY, NEW), OTHER_SID)), valid()));
+    const db = owner();
+    await assertSucceeds(getDoc(doc(db, OWNERS)));
+    await assertFails(setDoc(doc(db, OWNERS), { n: 2, last: ownerSubId(OWNER_KEY, NEW) }));
+    await assertFails(setDoc(doc(db, OWNERS), { n: 0, last: ownerSubId(OWNER_KEY, TOKEN) }));
+    await assertFails(deleteDoc(doc(db, OWNERS)));
+    const batch = writeBatch(db);  // a viewer's subscription counted as an owner's
+    batch.set(doc(db, subPath(viewerId(NEW))), valid());
+    batch.set(doc(db, OWNERS), { n: 2, last: viewerId(NEW) });
+    await assertFails(batch.commit());
   });
 
-  test('the same device again: deny (already subscribed)', async () => {
+  test('another session: its own key allows, this session\'s key does not', async () => {
     await seeded();
-    await assertFails(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, TOKEN))), valid({ token: TOKEN })));
+    await assertFails(ownerBatch(owner(), valid(), 1, { sid: OTHER_SID }));
+    await assertSucceeds(ownerBatch(owner(), valid(), 1, { sid: OTHER_SID, key: OTHER_KEY }));
+  });
+
+  test('the same device again: deny (already subscribed), counter unchanged', async () => {
+    await seeded();
+    await assertFails(ownerBatch(owner(), valid({ token: TOKEN }), 1));
+    assert.deepEqual(await counter(OWNERS), { n: 1, last: ownerSubId(OWNER_KEY, TOKEN) });
   });
 
   for (const status of ['finished', 'stopped', 'crashed']) {
     test(`after the run (${status}): deny, the key grants nothing any more`, async () => {
       await seeded();
       await setStatus(status);
-      await assertFails(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW))), valid()));
+      await assertFails(ownerBatch(owner(), valid(), 1));
     });
   }
 
   test('a session without an owner key: deny', async () => {
     await seed(env(), { [`sessions/${SID}`]: { schema: 1, status: 'running', run: 1 } });
-    await assertFails(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW))), valid()));
+    await assertFails(ownerBatch(owner(), valid(), 0));
   });
 
   test('a session that does not exist: deny', async () => {
     await seeded();
-    await assertFails(setDoc(doc(owner(), subPath(ownerSubId(OWNER_KEY, NEW), UNKNOWN_SID)), valid()));
+    await assertFails(ownerBatch(owner(), valid(), 0, { sid: UNKNOWN_SID }));
+  });
+});
+
+describe('owner flood (issue 20): a leaked key while the run is live', () => {
+  const owner = () => CALLERS.owner.context(env()).firestore();
+
+  test(`${MAX_OWNERS} owner subscriptions in all: allow; the next one: deny (before: 30 of 30 accepted)`, async () => {
+    await seeded(); // one owner subscription already: the owner's own phone
+    for (let i = 1; i < MAX_OWNERS; i++) {
+      await assertSucceeds(ownerBatch(owner(), valid({ token: tokenN(i) }), i));
+    }
+    for (let i = MAX_OWNERS; i < 30; i++) {
+      await assertFails(ownerBatch(owner(), valid({ token: tokenN(i) }), MAX_OWNERS));
+      await assertFails(ownerBatch(owner(), valid({ token: tokenN(i) }), MAX_OWNERS, { next: MAX_OWNERS }));
+    }
+    assert.equal((await counter(OWNERS)).n, MAX_OWNERS);
+    // Viewers have their own cap: the owner flood does not take their places.
+    await assertSucceeds(subscribeBatch(viewer(), valid(), 1));
+  });
+
+  test('tokens chosen so their IDs sort first are refused once the cap is reached', async () => {
+    await seeded();
+    for (let i = 1; i < MAX_OWNERS; i++) {
+      await assertSucceeds(ownerBatch(owner(), valid({ token: tokenN(i) }), i));
+    }
+    // Search tokens whose o-{sha256} ID sorts before the owner's own subscription.
+    const mine = ownerSubId(OWNER_KEY, TOKEN);
+    const early = [];
+    for (let i = 100; early.length < 5; i++) {
+      const token = tokenN(i);
+      if (ownerSubId(OWNER_KEY, token) < mine && ownerSubId(OWNER_KEY, token) < 'o-1') early.push(token);
+    }
+    for (const token of early) {
+      await assertFails(ownerBatch(owner(), valid({ token }), MAX_OWNERS));
+    }
+    assert.equal((await counter(OWNERS)).n, MAX_OWNERS);
+  });
+
+  test('many owner subscriptions and one counter step in one batch: deny as a whole', async () => {
+    await seeded();
+    const db = owner();
+    const batch = writeBatch(db);
+    for (let i = 0; i < 30; i++) batch.set(doc(db, subPath(ownerSubId(OWNER_KEY, tokenN(i)))), valid({ token: tokenN(i) }));
+    batch.set(doc(db, OWNERS), { n: 2, last: ownerSubId(OWNER_KEY, tokenN(0)) });
+    await assertFails(batch.commit());
+    assert.deepEqual(await counter(OWNERS), { n: 1, last: ownerSubId(OWNER_KEY, TOKEN) });
   });
 });

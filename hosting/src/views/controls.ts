@@ -27,6 +27,7 @@ import { h, setText } from "../dom";
 import type { FirebaseHandles } from "../firebase";
 import { acceptOwnerKey, forgetOwnerKey, linkOwnerKey, ownerKey } from "../owner";
 import {
+  MAX_OWNERS,
   MAX_VIEWERS,
   counterValue,
   isWellFormedToken,
@@ -289,7 +290,12 @@ export function mountNotify(slot: HTMLElement, sid: string, firebase: () => Prom
       const key = ownerKey(sid);
       const outcome = key ? await subscribeOwner(fb.db, sid, key, token) : await subscribeViewer(fb.db, sid, token);
       if (outcome.kind === "full") {
-        say(`This session already has ${MAX_VIEWERS} subscribers, the most it takes. The owner (from the owner link) can still subscribe.`, "error");
+        say(
+          key
+            ? `This session already has ${MAX_OWNERS} owner devices subscribed, the most it takes.`
+            : `This session already has ${MAX_VIEWERS} subscribers, the most it takes. The owner (from the owner link) can still subscribe.`,
+          "error",
+        );
         return;
       }
       say(
@@ -320,30 +326,27 @@ type Subscribed = { kind: "created" | "exists"; id: string } | { kind: "full" };
 
 const subscription = (token: string) => ({ ...subscriberFields(token, navigator.language), created: serverTimestamp() });
 
-/** The owner's subscription: one create; the rules check the ID against the owner key. */
+/** The owner's subscription: the rules check the ID against the owner key, and count it on
+ * `counters/owners` (at most MAX_OWNERS, so a leaked key cannot crowd the owner's phones out). */
 async function subscribeOwner(db: Firestore, sid: string, key: string, token: string): Promise<Subscribed> {
-  const id = await ownerSubscriberId(key, token);
-  try {
-    await setDoc(doc(db, collectionPath(sid, "subscribers"), id), subscription(token));
-    return { kind: "created", id };
-  } catch (err) {
-    // Create-only: the same device again is refused. That means done.
-    if (errCode(err) !== "permission-denied") throw err;
-    return { kind: "exists", id };
-  }
+  return subscribeCounted(db, sid, await ownerSubscriberId(key, token), token, "owners", MAX_OWNERS);
+}
+
+/** A viewer's subscription, counted on `counters/subscribers` (at most MAX_VIEWERS). */
+async function subscribeViewer(db: Firestore, sid: string, token: string): Promise<Subscribed> {
+  return subscribeCounted(db, sid, await subscriberId(token), token, "subscribers", MAX_VIEWERS);
 }
 
 /**
- * A viewer's subscription: the subscription and the counter step in one batch. When another
- * viewer took the same step first the batch is refused and the counter has moved: read it and
- * try again. Refused with the counter unchanged: this device's document exists already.
+ * The subscription and its counter's step in one batch. When another device took the same
+ * step first the batch is refused and the counter has moved: read it and try again. Refused
+ * with the counter unchanged: this device's document exists already.
  */
-async function subscribeViewer(db: Firestore, sid: string, token: string): Promise<Subscribed> {
-  const id = await subscriberId(token);
-  const counter = doc(db, sessionPath(sid), COUNTERS, "subscribers");
+async function subscribeCounted(db: Firestore, sid: string, id: string, token: string, name: string, max: number): Promise<Subscribed> {
+  const counter = doc(db, sessionPath(sid), COUNTERS, name);
   for (let attempt = 0; attempt < 5; attempt++) {
     const n = counterValue((await getDocFromServer(counter)).data());
-    if (n >= MAX_VIEWERS) return { kind: "full" };
+    if (n >= max) return { kind: "full" };
     const batch = writeBatch(db);
     batch.set(doc(db, collectionPath(sid, "subscribers"), id), subscription(token));
     batch.set(counter, { n: n + 1, last: id });
