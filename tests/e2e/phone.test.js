@@ -512,7 +512,7 @@ describe("compare runs", () => {
       assert.match(legend, /run A/);
       assert.match(legend, /run B/);
       await page.waitForSelector('[data-compare-chart="loss"][data-points="2,2"]');
-      await page.waitForSelector('[data-compare-chart="val_loss"][data-points="2,2"]');
+      await page.waitForSelector('[data-compare-chart="loss"][data-val-points="2,2"]'); // val_loss shares loss's chart
       assert.equal(await page.locator('[data-compare-chart="loss"]').getAttribute("data-runs"), "2");
       assert.ok(await widthOverflow(page) <= 0);
       await shot(page, "compare-epochs-360x640");
