@@ -144,13 +144,13 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from tfwatcher.record import writer as _writer
+    from tfwatcher.record.sender import Sender
 
-    _orig_commit = _writer.Writer._commit
+    _orig_commit = Sender._commit
 
-    def _logged_commit(self, client, group):
+    def _logged_commit(self, client, group):  # the writer's thread commits through its Sender
         _orig_commit(self, client, group)
-        self.__dict__.setdefault("bench_log", []).extend(w[0] for w in group)
+        self.writer.__dict__.setdefault("bench_log", []).extend(w[0] for w in group)
 
-    _writer.Writer._commit = _logged_commit
+    Sender._commit = _logged_commit
     sys.exit(main())

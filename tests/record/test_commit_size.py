@@ -11,7 +11,11 @@ import time
 import pytest
 
 from tests.helpers import drain_by_hand, hooked_client_factory
-from tfwatcher import writer as W
+from tfwatcher.base.access import is_too_large
+from tfwatcher.record import commit
+from tfwatcher.record import spool as spool_module
+from tfwatcher.record import writer as W
+from tfwatcher.record.chunk import Chunk
 
 
 def count(db, path: str) -> int:
@@ -49,7 +53,7 @@ def test_a_commit_the_emulator_refuses_as_too_large_is_split(db, emulator, monke
     The writer is driven by hand (autostart=False) so that the round holds all of them."""
     from google.cloud import firestore
 
-    monkeypatch.setattr(W, "COMMIT_BYTES", 10**12)
+    monkeypatch.setattr(commit, "COMMIT_BYTES", 10**12)
     sid = "split" + "x" * 13
     w = W.Writer(lambda: firestore.Client(project=emulator.project), f"sessions/{sid}", autostart=False)
     n = 8_000
@@ -74,7 +78,7 @@ def test_production_size_refusal_splits_and_never_goes_offline(db, emulator, tmp
     50 writes."""
     from google.api_core import exceptions as gexc
 
-    monkeypatch.setattr(W, "SPOOL_DIR", tmp_path)
+    monkeypatch.setattr(spool_module, "SPOOL_DIR", tmp_path)
     sid = "toolarge" + "x" * 10
 
     def limit(batch):
@@ -107,7 +111,7 @@ def test_size_refusals_are_told_apart(err, too_large):
     from google.api_core import exceptions as gexc
 
     cls, text = err.split(":", 1)
-    assert W._too_large(getattr(gexc, cls)(text)) is too_large
+    assert is_too_large(getattr(gexc, cls)(text)) is too_large
 
 
 def test_estimate_is_not_below_the_encoded_size():
@@ -122,10 +126,10 @@ def test_estimate_is_not_below_the_encoded_size():
         table.add(f"{e:06d}", {"kind": "train", "epoch": e, "step": e * 10, "seconds": 0.123456,
                                "avg_seconds": 0.1, "time": 1.79e9 + e,
                                "names": ["loss", "val_loss", "accuracy"], "values": [1 / e, 2 / e, 0.5]})
-    chunk = W._Chunk("train", 0)
+    chunk = Chunk("train", 0)
     for i in range(1000):
         chunk.add(i + 1, 1, i + 1, 0.01, 1.79e9 + i, {"loss": 1 / (i + 1), "a_long_metric_name": i * 0.5})
     for doc in (table.doc()[1], chunk.to_doc()):
         encoded = _helpers.encode_dict(doc)
         size = sum(len(k) + v._pb.ByteSize() for k, v in encoded.items())
-        assert W._estimate(doc) >= size, (W._estimate(doc), size)
+        assert commit.estimate(doc) >= size, (commit.estimate(doc), size)

@@ -86,8 +86,8 @@ def test_stress_many_threads_nan_losses_heartbeats_flushes_no_lock_nesting(db):
     s = tfwatcher.Session(quiet=True, interval=0.01, heartbeat=0.01)
     s._lock = CheckedLock("session")
     w = s.writer
-    w._lock = CheckedLock("writer")
-    w._idle = threading.Condition(w._lock)
+    w._buffer.lock = CheckedLock("writer")  # the writer's lock is its buffer's
+    w._idle = threading.Condition(w._buffer.lock)
     CheckedLock.nested.clear()
     s.start()
     stop = time.monotonic() + 2

@@ -53,7 +53,7 @@ def test_transient_errors_are_retried_without_loss_or_duplicates(db, mocker):
     (gexc.Unauthenticated("expired"), "Sign in again"),
 ], ids=["PERMISSION_DENIED", "NOT_FOUND", "UNAUTHENTICATED"])
 def test_permanent_error_warns_once_spools_and_sync_uploads(db, mocker, tmp_path, monkeypatch, error, fix):
-    monkeypatch.setattr("tfwatcher.record.writer.SPOOL_DIR", tmp_path)
+    monkeypatch.setattr("tfwatcher.record.spool.SPOOL_DIR", tmp_path)
     s = tfwatcher.Session(quiet=True, interval=0.1)
     patch = mocker.patch.object(WriteBatch, "commit", side_effect=error)
     with pytest.warns(RuntimeWarning, match="nothing is being sent") as warned:

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfwatcher.base import ids
-from tfwatcher.record import writer as writer_module
+from tfwatcher.record import commit as commit_module
+from tfwatcher.record import spool as spool_module
 from tfwatcher.record.writer import Writer, upload_spool
 from tests.helpers import read_session
 
@@ -35,7 +36,7 @@ class Faults:
         self.armed: set[str] = set()
         self.fired: list[str] = []
         real_commit = WriteBatch.commit
-        real_encode = writer_module._with_server_time
+        real_encode = commit_module.with_server_time
         real_spool = Writer._write_spool
         faults = self
 
@@ -71,7 +72,7 @@ class Faults:
 
         monkeypatch.setattr(os, "write", write)
         monkeypatch.setattr(WriteBatch, "commit", commit)
-        monkeypatch.setattr(writer_module, "_with_server_time", encode)
+        monkeypatch.setattr(commit_module, "with_server_time", encode)
         monkeypatch.setattr(Writer, "_write_spool", spool)
 
     def _fire(self, name: str) -> bool:
@@ -91,7 +92,7 @@ class Faults:
 
 def run_sequence(emulator, monkeypatch, tmp_path, ops):
     """Log points and epochs, with faults armed before rounds; return (writer, logged, faults)."""
-    monkeypatch.setattr(writer_module, "SPOOL_DIR", tmp_path)
+    monkeypatch.setattr(spool_module, "SPOOL_DIR", tmp_path)
     faults = Faults(monkeypatch)
     sid = ids.new_session_id()
     w = Writer(faults.client_factory(emulator.project), f"sessions/{sid}", autostart=False)
@@ -160,7 +161,7 @@ def test_a_spool_that_cannot_be_written_keeps_the_data_and_tries_again(db, emula
     # An append that failed half way left nothing behind: every line is whole.
     for path in tmp_path.glob("*.jsonl"):
         assert path.read_bytes().endswith(b"\n")
-        rows, _size, cut = writer_module.read_spool(path)
+        rows, _size, cut = spool_module.read_spool(path)
         assert not cut
     assert_exactly_once(db, w, sid, steps, epochs, tmp_path)
 
@@ -192,7 +193,7 @@ def test_sync_while_a_run_still_appends_to_the_spool_loses_nothing(db, emulator,
 
     ops = [("points", 50), ("round", "permanent"), ("points", 10)]
     w, sid, steps, epochs, _faults = run_sequence(emulator, monkeypatch, tmp_path, ops)
-    real_upload = writer_module.upload_rows
+    real_upload = spool_module.upload_rows
     appended = []
 
     def upload_while_the_run_appends(client, rows, timeout=None):
@@ -205,10 +206,10 @@ def test_sync_while_a_run_still_appends_to_the_spool_loses_nothing(db, emulator,
             appended.append(w.spool(final=True))
         return count
 
-    monkeypatch.setattr(writer_module, "upload_rows", upload_while_the_run_appends)
+    monkeypatch.setattr(spool_module, "upload_rows", upload_while_the_run_appends)
     assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
     assert appended and appended[0] is not None and appended[0].exists(), "a growing file was deleted"
-    monkeypatch.setattr(writer_module, "upload_rows", real_upload)
+    monkeypatch.setattr(spool_module, "upload_rows", real_upload)
     assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
     assert not list(tmp_path.glob("*.jsonl"))
     got = read_session(db, sid)

@@ -317,10 +317,10 @@ def test_spool_and_sync_carry_the_summaries(db, emulator, tmp_path, monkeypatch)
     from google.api_core import exceptions as gexc
     from google.cloud import firestore
 
-    from tfwatcher.record import writer as writer_module
+    from tfwatcher.record import spool as spool_module
     from tfwatcher.record.writer import Writer, upload_spool
 
-    monkeypatch.setattr(writer_module, "SPOOL_DIR", tmp_path)
+    monkeypatch.setattr(spool_module, "SPOOL_DIR", tmp_path)
 
     def denied():
         raise gexc.PermissionDenied("no access (injected)")

@@ -2,7 +2,8 @@
 permanent, and one message that names the fix for the environment the user is in.
 
 A permanent error stops sending (retrying cannot help) and switches the writer to the spool;
-anything else (no network, a slow or overloaded server) is retried. Credentials that cannot
+anything else (no network, a slow or overloaded server) is retried. A request over a size
+limit is neither (`is_too_large`): the writer splits it. `classify` says which. Credentials that cannot
 be found, read or refreshed are permanent; a token refresh that failed for lack of network
 is not.
 """
@@ -72,6 +73,29 @@ def is_permanent(err: BaseException) -> bool:
         return True
     return isinstance(err, (gexc.PermissionDenied, gexc.NotFound, gexc.Unauthenticated,
                             gexc.InvalidArgument, gexc.FailedPrecondition))
+
+
+def is_too_large(err: BaseException) -> bool:
+    """A request over a size limit: the emulator's "gRPC message exceeds maximum size"
+    (RESOURCE_EXHAUSTED), production's "Request payload size exceeds the limit" or
+    "Transaction too big" (INVALID_ARGUMENT), or one document over 1 MiB ("... exceeds the
+    maximum allowed size"). Retrying it whole can never succeed, and it says nothing about
+    access, so it must be neither retried as is nor taken as permanent."""
+    text = str(err).lower()
+    return ("exceeds" in text and ("size" in text or "limit" in text)) or "too big" in text
+
+
+def classify(err: BaseException) -> str:
+    """What an error means for the writer: `too_large` (split the commit; one document alone:
+    make it smaller), `permanent` (stop sending, spool), `transient` (retry with backoff),
+    or `other` (a bug: retry later)."""
+    if is_too_large(err):
+        return "too_large"
+    if is_permanent(err):
+        return "permanent"
+    if is_transient(err):
+        return "transient"
+    return "other"
 
 
 def _refresh_refused(err: BaseException) -> bool:

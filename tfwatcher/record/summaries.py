@@ -13,19 +13,26 @@ documents to send. Neither does I/O or calls out.
 
 from __future__ import annotations
 
-LEVELS = 6
+from tfwatcher.base.contract import (PART_BUCKETS, SCHEMA, SUMMARY_WIDTHS, TABLE_ROWS,
+                                     summary_head_id, summary_part_id, table_part_id)
+
+# The level widths and part size are the contract's; buckets are found by shifts, which
+# hold only for these powers of two (checked here, at import).
+WIDTHS = SUMMARY_WIDTHS
+LEVELS = len(WIDTHS)
 BASE_SHIFT = 7           # level 1: 2**7 = 128 steps per bucket
 LEVEL_SHIFT = 3          # each level 8 times wider
-WIDTHS = tuple(1 << (BASE_SHIFT + LEVEL_SHIFT * i) for i in range(LEVELS))
-PART_SHIFT = 8
-PART_BUCKETS = 1 << PART_SHIFT   # buckets per part document
+PART_SHIFT = 8           # 2**8 = 256 buckets per part document
+if WIDTHS != tuple(1 << (BASE_SHIFT + LEVEL_SHIFT * i) for i in range(LEVELS)) or PART_BUCKETS != 1 << PART_SHIFT:
+    raise ImportError("tfwatcher.record.summaries: the contract's summary widths or part size "
+                      "no longer match the shifts here")
 MAX_METRICS = 64         # per kind; keeps a part under Firestore's 1 MiB (256 × 64 × 5 numbers)
+OMITTED_LISTED = 1000    # names of metrics past MAX_METRICS listed in the head, at most
 # Sizes chosen for the write budget: one head per kind every HEAD_INTERVAL plus a part per
 # 32,768 steps costs under 10 % more writes than the chunks and heartbeats (bench/writes.py).
 HEAD_BYTES = 150_000     # above this estimate, open parts go to their own documents
 HEAD_INTERVAL = 10.0     # seconds between head writes while points arrive
 
-TABLE_ROWS = 2000
 TABLE_BYTES = 600_000
 
 # Per-metric statistics of a bucket, as a list (fast to update in place):
@@ -249,16 +256,16 @@ class Summaries:
             level.dirty.discard(level.cur_part)
             open_buckets[i] = (level, [])
         head = {
-            "schema": 2, "kind": self.kind, "widths": list(WIDTHS), "part_buckets": PART_BUCKETS,
+            "schema": SCHEMA, "kind": self.kind, "widths": list(WIDTHS), "part_buckets": PART_BUCKETS,
             "through": self.through, "points": self.points, "skipped": self.skipped,
             "tail_chunk": tail_chunk,
             "levels": [{"level": level.index, "width": WIDTHS[level.index - 1],
                         "part": max(level.cur_part, 0), **self._columns(pend)}
                        for level, pend in open_buckets],
         }
-        if self.omitted:
-            head["omitted"] = list(self.omitted)
-        writes.append((f"{self.prefix}/{self.kind}-head", head))
+        if self.omitted:  # the first OMITTED_LISTED names: the head stays far below 1 MiB
+            head["omitted"] = list(self.omitted)[:OMITTED_LISTED]
+        writes.append((f"{self.prefix}/{summary_head_id(self.kind)}", head))
         self.changed = False
         self._release()
         return writes
@@ -282,9 +289,9 @@ class Summaries:
         buckets = self._buckets(level, p)
         for _b, bk in level.parts.get(p, {}).items():
             bk.pending = False
-        doc = {"schema": 2, "kind": self.kind, "level": level.index,
+        doc = {"schema": SCHEMA, "kind": self.kind, "level": level.index,
                "width": WIDTHS[level.index - 1], "part": p, **self._columns(buckets)}
-        return f"{self.prefix}/{self.kind}-L{level.index}-{p:06d}", doc
+        return f"{self.prefix}/{summary_part_id(self.kind, level.index, p)}", doc
 
     def _columns(self, buckets: list[tuple[int, _Bucket]]) -> dict:
         series = []
@@ -322,7 +329,8 @@ class Summaries:
 
 
 class EpochTable:
-    """Every epoch record also as rows of `tables/epochs-{p:04d}` (docs/schema.md)."""
+    """Every epoch record also as rows of `tables/epochs-{p:04d}` (docs/schema.md), TABLE_ROWS
+    rows (the contract's) or TABLE_BYTES a part."""
 
     FIELDS = ("kind", "epoch", "step", "seconds", "avg_seconds", "time")
 
@@ -367,8 +375,8 @@ class EpochTable:
 
     def doc(self) -> tuple[str, dict]:
         self.dirty = False
-        doc = {"schema": 2, "part": self.part, "n": self.n,
+        doc = {"schema": SCHEMA, "part": self.part, "n": self.n,
                **{f: list(v) for f, v in self.rows.items()},
                "series": [{"name": k, "values": list(v)} for k, v in self.series.items()]}
-        return f"{self.prefix}/epochs-{self.part:04d}", doc
+        return f"{self.prefix}/{table_part_id(self.part)}", doc
 

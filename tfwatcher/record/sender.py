@@ -1,0 +1,311 @@
+"""The writer's thread: a loop of rounds, each taking what is due from the buffer and
+committing it (tfwatcher.record.writer is the API that starts it).
+
+`Sender.run` is the thread's body. What it opens (a Firestore client, the listener started
+with it) is a `Connection`, a local of that loop, closed when the loop ends: no other thread
+ever sees it. `Sender.step` runs one round on the caller's thread (tests drive an
+`autostart=False` writer that way, with a connection of their own).
+
+Errors: every write taken for a round is committed or put back, whatever fails (creating the
+client, encoding, a commit; a BaseException too, before it goes on up). `classify` in
+tfwatcher.base.access says what an error means: a commit too large is split in halves
+(tfwatcher.record.commit), a transient error retried with capped exponential backoff and
+jitter, a permanent one hands over to the spool (`_go_offline`).
+
+Locks: the writer's lock (`Buffer.lock`) only around reading and changing state; the client,
+the listener, the sampler and the session's `session_fields` are all called without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+from tfwatcher.base.access import classify
+from tfwatcher.record import commit, spool
+from tfwatcher.record.buffer import Write
+from tfwatcher.record.chunk import thin_chunk
+from tfwatcher.record.spool import short
+
+log = logging.getLogger("tfwatcher")
+
+MAX_BUFFERED_POINTS = 100_000  # batch points held while Firestore is unreachable; then thinning
+
+
+class Connection:
+    """What one loop opened: its client and the listener it started with it."""
+
+    __slots__ = ("client", "unsubscribe", "listener_gen")
+
+    def __init__(self):
+        self.client = None
+        self.unsubscribe = None
+        self.listener_gen = 0
+
+    def release(self) -> None:
+        """End the listener, then the client's channels (best effort: nothing is lost here)."""
+        for close in (self.unsubscribe, getattr(self.client, "close", None)):
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    pass
+        self.client = self.unsubscribe = None
+
+
+class Sender:
+    """The rounds of one writer (`writer`, a tfwatcher.record.writer.Writer)."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.failures = 0
+        self.retry_at = 0.0
+        self.last_heartbeat = 0.0
+        self.sampler = None            # system metrics (Session), see Writer.set_sampler
+        self.sample_every = 10.0
+        self.sampled_at = float("-inf")
+        self.listener = None           # listener(client) -> unsubscribe callable
+        self.listener_gen = 0
+        self.manual = Connection()     # step()'s connection: the caller is its loop
+
+    # ----- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The thread's body: rounds every `interval` until the writer is done with it."""
+        w = self.writer
+        conn = Connection()
+        try:
+            started = time.monotonic()
+            early_at = float("-inf")
+            while True:
+                # Rounds start every `interval` (not `interval` after the last one ended), so
+                # a point waits at most one interval plus one commit.
+                woken = w._wake.wait(max(0.0, started + w.interval - time.monotonic()))
+                w._wake.clear()
+                if woken:
+                    # Early rounds (an epoch, a flush) come at most once a `min_round_gap`
+                    # (the Writer's): a fit doing 20 epochs a second sends ~5 rounds a second,
+                    # not 20, each a commit whose encoding competes with training for the GIL.
+                    # An epoch a second or slower is never held back.
+                    gap = early_at + w.min_round_gap - time.monotonic()
+                    if gap > 0 and not w._stopping:
+                        time.sleep(gap)
+                    early_at = time.monotonic()
+                started = time.monotonic()
+                self.round(started, conn)
+                if w._round_done():
+                    return
+        finally:
+            w._thread_ended()
+            conn.release()
+
+    def step(self) -> None:
+        """One round now on the caller's thread, ignoring any backoff."""
+        with self.writer._buffer.lock:
+            self.retry_at = 0.0
+        self.round(time.monotonic(), self.manual)
+
+    def round(self, now: float, conn: Connection) -> None:
+        w = self.writer
+        self._sample(now)
+        try:
+            if w.disabled:
+                w.spool(final=w._closing)
+                return
+            self._bound_memory()
+            if now >= self.retry_at:
+                self._send(now, conn)
+        except Exception as err:  # a bug of ours: keep the data, warn, try again later
+            w._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
+            self._failed()
+
+    def _failed(self) -> None:
+        with self.writer._buffer.lock:
+            self.failures += 1
+            self.retry_at = time.monotonic() + self._backoff()
+
+    def _backoff(self) -> float:
+        base = min(self.writer.backoff_cap, 0.5 * 2 ** min(self.failures, 10))
+        return base * random.uniform(0.5, 1.0)
+
+    def _sample(self, now: float) -> None:
+        w = self.writer
+        with w._buffer.lock:
+            sampler = self.sampler if w._heartbeat_on else None
+            if sampler is None or now - self.sampled_at < self.sample_every:
+                return
+            self.sampled_at = now
+        try:
+            sampler()  # outside our lock: it calls add_point like a hook
+        except Exception as err:  # a sampler of ours never raises; if it does, stop asking it
+            w._warn_once("sampler", f"tfwatcher: system metrics off ({type(err).__name__})")
+            with w._buffer.lock:
+                if self.sampler is sampler:
+                    self.sampler = None
+
+    def _bound_memory(self) -> None:
+        """Thin the oldest waiting chunks while more than MAX_BUFFERED_POINTS wait.
+
+        Only while Firestore is unreachable for long (after a permanent error everything goes
+        to the spool instead). A thinned chunk keeps, per window of THIN_WINDOW points, the
+        points where its first metric is lowest and highest and the window's last point:
+        real points with their own steps, so spikes and the trend survive. Epochs are never
+        thinned or dropped.
+        """
+        w = self.writer
+        buf = w._buffer
+        total = w.buffered_points()
+        if total <= MAX_BUFFERED_POINTS:
+            return
+        with buf.lock:
+            oldest = sorted(buf.closed.items(), key=lambda item: item[1]["index"])
+        for doc_id, doc in oldest:
+            if total <= MAX_BUFFERED_POINTS * 0.7:
+                break
+            thinned = thin_chunk(doc)  # outside the lock: hooks never wait for this
+            with buf.lock:
+                if buf.closed.get(doc_id) is doc:
+                    buf.closed[doc_id] = thinned
+                    total -= doc["n"] - thinned["n"]
+                    w.stats["thinned"] += doc["n"] - thinned["n"]
+        w._warn_once("thinned", f"tfwatcher: more than {MAX_BUFFERED_POINTS:,} batch points are "
+                                "waiting to be sent (Firestore is unreachable, or cannot keep up "
+                                "with this rate); older ones are being thinned (min, max and last "
+                                "kept per window) to bound memory. Epoch records are all kept.")
+
+    # ----- one send -------------------------------------------------------------------------
+
+    def _take(self, now: float) -> list[Write]:
+        w = self.writer
+        buf = w._buffer
+        with buf.lock:
+            due = w._heartbeat_on and now - self.last_heartbeat >= w.heartbeat
+            live_wanted = buf.session_urgent or due
+        # The session's fields are read without holding our lock (see the module docstring).
+        live = w._session_fields() if live_wanted else {}
+        with buf.lock:
+            return buf.take_locked(now, w.interval, w._closing, w._heartbeat_on, due,
+                                   live_wanted, live)
+
+    def _send(self, now: float, conn: Connection) -> None:
+        w = self.writer
+        buf = w._buffer
+        writes = self._take(now)
+        if not writes:
+            if conn.client is not None:
+                self._sync_listener(conn)
+            return
+        committed = 0
+        try:
+            if conn.client is None:
+                conn.client = w._client_factory()
+            self._sync_listener(conn)
+            client = conn.client
+            for writes_group in commit.group(writes, self._fit):
+                for part in commit.fitting(lambda g: self._commit(client, g), writes_group,
+                                           self._split, self._smaller):
+                    committed += part
+                    with buf.lock:
+                        buf.committed_locked(writes, committed)
+            if self.failures:
+                log.info("tfwatcher: connection back; sent the backlog")
+            with buf.lock:
+                self.failures = 0
+                if any(wr[0] == "session" for wr in writes):
+                    self.last_heartbeat = now
+        except BaseException as err:
+            # Whatever failed (client, encoding, commit), nothing taken is dropped.
+            with buf.lock:
+                buf.failed_locked(writes, committed)
+            if not isinstance(err, Exception):
+                raise
+            w.stats["errors"] += 1
+            if classify(err) == "permanent":
+                self._go_offline(err)
+                return
+            self._failed()
+            w._warn_once("transient", f"tfwatcher: cannot reach Firestore ({type(err).__name__}: "
+                                      f"{short(err)}); keeping the data and retrying in the "
+                                      f"background")
+
+    def _go_offline(self, err: BaseException) -> None:
+        """A permanent error: say once what to fix; from now on the writer spools."""
+        w = self.writer
+        explain = w._explain
+        if explain is None:
+            from tfwatcher.base.access import explain
+        reason = explain(err)
+        with w._buffer.lock:
+            w.reason = reason
+            w.disabled = True
+        spooled = w.spool(final=w._closing)
+        if spooled:
+            where = (f"Everything this run logs is saved in {spooled}; once that is fixed, "
+                     f"`tfwatcher sync` uploads it.")
+        elif w.spool_error:
+            where = (f"Saving it to {spool.SPOOL_DIR} failed too ({w.spool_error}); it is kept in "
+                     f"memory and saving is tried again.")
+        else:
+            where = (f"Everything this run logs will be saved under {spool.SPOOL_DIR}; once that is "
+                     f"fixed, `tfwatcher sync` uploads it.")
+        w._warn_once("permanent", f"tfwatcher: nothing is being sent to Firestore: {reason}\n"
+                                     f"Training goes on. {where}")
+        with w._idle:
+            w._idle.notify_all()
+
+    def _fit(self, write: Write, _estimate: int, limit: int = commit.DOC_BYTES) -> Write | None:
+        """A write whose document may be over Firestore's 1 MiB: the same with the metrics that
+        fit under `limit` (named in a warning, once), None if it cannot be made to fit."""
+        what, path, doc, merge = write
+        fitted, omitted = commit.fit_document(doc, limit)
+        if fitted is doc:
+            return write
+        w = self.writer
+        size = commit.stored_size(doc)
+        if fitted is None:
+            w._warn_once("too_large", f"tfwatcher: {path} would be {size:,} bytes, over Firestore's "
+                                      f"limit of 1 MiB a document, and has no metrics to leave out: "
+                                      f"it is not sent. The rest of the run is.")
+            return None
+        w._warn_once("too_large", f"tfwatcher: {path} would be {size:,} bytes, over Firestore's limit "
+                                  f"of 1 MiB a document (too many metrics, or too long names): it is "
+                                  f"sent with the metrics that fit, {omitted:,} left out (its "
+                                  f"`omitted_metrics` says how many). The rest of the run is sent "
+                                  f"as usual; log fewer metrics to keep them all.")
+        return (what, path, fitted, merge)
+
+    def _smaller(self, write: Write) -> Write | None:
+        """A write Firestore refused as too large on its own: cut to half its size, or None."""
+        return self._fit(write, 0, min(commit.DOC_BYTES, commit.stored_size(write[2]) // 2))
+
+    def _split(self) -> None:
+        self.writer.stats["splits"] += 1
+
+    def _sync_listener(self, conn: Connection) -> None:
+        """Start the newest listener with this loop's client (ending the previous one)."""
+        w = self.writer
+        with w._buffer.lock:
+            listener, gen = self.listener, self.listener_gen
+        if gen == conn.listener_gen:
+            return
+        conn.listener_gen = gen
+        old, conn.unsubscribe = conn.unsubscribe, None
+        try:
+            if old is not None:
+                old()
+            if listener is not None:
+                conn.unsubscribe = listener(conn.client)
+        except Exception as err:
+            w._warn_once("listener", f"tfwatcher: remote stop unavailable ({type(err).__name__})")
+
+    def _commit(self, client, writes: list[Write]) -> None:
+        """One commit of `writes` (the on_send hook sees them first)."""
+        w = self.writer
+        batch = commit.batch_of(client, writes)
+        if w.on_send:
+            w.on_send(writes)
+        batch.commit(retry=None, timeout=w.commit_timeout)
+        w.stats["commits"] += 1
+        w.stats["writes"] += len(writes)
