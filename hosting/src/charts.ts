@@ -14,8 +14,10 @@ import { h } from "./dom";
 import { ema } from "./ema";
 import type { Num } from "./series";
 
-import { INTEGER_INCRS, chartHeight, compact, cssVar, duration, lastValue, positive, withAlpha } from "./chart-format";
+import { xAxis, xText, yAxis, rangeWithoutFirst } from "./chart-axes";
+import { chartHeight, compact, cssVar, duration, lastValue, middleCut, positive, withAlpha } from "./chart-format";
 import { bindTouch } from "./chart-touch";
+import { downloadPng } from "./chart-png";
 export { buildTools, savedSmoothing, X_LABELS, type ToolState, type Tools } from "./chart-tools";
 export { duration, withAlpha } from "./chart-format";
 
@@ -29,6 +31,10 @@ export interface ChartSpec {
   xLabel: string;
   series: { label: string; role: SeriesRole }[];
   syncKey: string;
+  /** Seconds per batch: a first point that dwarfs the rest (compiling) is left off the y scale. */
+  clipFirst?: boolean;
+  /** Epoch x of a partial epoch (a stopped run's last): the legend says "(partial)". */
+  partialX?: number | null;
 }
 
 /** One logical series: its values and, for summarised data, the band edges. */
@@ -36,6 +42,9 @@ export interface SeriesInput {
   values: Num[];
   lo?: Num[] | null;
   hi?: Num[] | null;
+  /** Index of the first non-finite value (drawn as a gap): from there a gap reads `badText`. */
+  badFrom?: number | null;
+  badText?: string;
 }
 export interface ChartInput {
   x: Num[];
@@ -98,6 +107,7 @@ export class Chart {
   private width = 0;
   private hooks: ChartHooks | null;
   private untouch: (() => void) | null = null;
+  private note: HTMLElement;
 
   constructor(parent: HTMLElement, spec: ChartSpec, input: ChartInput | Num[][], opts?: Partial<ChartOptions>, hooks?: ChartHooks) {
     this.spec = spec;
@@ -105,12 +115,13 @@ export class Chart {
     this.opts = { smooth: 0, log: false, xMode: "step", range: null, ...opts };
     this.hooks = hooks ?? null;
     this.plotBox = h("div", { class: "plot" });
+    this.note = h("small", { class: "chart-note", hidden: true });
     const png = h("button", { type: "button", class: "chart-png", "aria-label": `Download ${spec.title} as PNG`, title: "Download PNG" }, "PNG");
     png.addEventListener("click", () => void this.downloadPng());
     this.el = h(
       "figure",
       { class: "chart", "data-chart": spec.key, "data-points": String(this.input.x.length) },
-      h("figcaption", {}, h("span", {}, spec.title), png),
+      h("figcaption", {}, h("span", {}, spec.title), this.note, png),
       this.plotBox,
     );
     parent.appendChild(this.el);
@@ -137,8 +148,13 @@ export class Chart {
     this.width = Math.max(200, Math.floor(this.plotBox.clientWidth || 320));
     const axisBase = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const value = (_u: uPlot, v: number | null, sidx: number, idx: number | null) => {
+      const vals = this.plot?.data[sidx] as Num[] | undefined;
+      const at = idx ?? (vals ? vals.length - 1 : -1);
+      // A gap after the series went NaN/Inf is that value, not the last finite one.
+      const input = this.input.series[this.slots[sidx - 1]?.of ?? -1];
+      if ((idx == null ? vals?.[at] : v) == null && input?.badFrom != null && at >= input.badFrom) return input.badText ?? "NaN";
       // Not hovering: the latest value, not a dash.
-      const shown = idx == null ? lastValue(this.plot?.data[sidx] as Num[] | undefined) : v;
+      const shown = idx == null ? lastValue(vals) : v;
       return shown == null ? "—" : compact(shown);
     };
     const series: uPlot.Series[] = [{ label: this.spec.xLabel }];
@@ -156,7 +172,7 @@ export class Chart {
         bands.push({ series: [series.length - 2, series.length - 1], fill: withAlpha(color, 0.18) });
       }
       const line = {
-        label: meta.label,
+        label: middleCut(meta.label),
         stroke: color,
         width: 1.5,
         spanGaps: false,
@@ -165,19 +181,16 @@ export class Chart {
         value,
       };
       if (o.smooth > 0) {
-        series.push({ ...line, label: `${meta.label} raw`, stroke: withAlpha(color, 0.3), width: 1 });
+        series.push({ ...line, label: `${line.label} raw`, stroke: withAlpha(color, 0.3), width: 1 });
         this.slots.push({ kind: "raw", of: i });
       }
       series.push(line);
       this.slots.push({ kind: "line", of: i });
     });
-    const xAxis: uPlot.Axis = { ...axisBase, label: this.spec.xLabel, labelSize: 18, size: 36 };
-    if (o.xMode === "step") xAxis.incrs = INTEGER_INCRS;
-    if (o.xMode === "relative") xAxis.values = (_u, vals) => vals.map(duration);
-    const fmtX = o.xMode === "relative" ? duration
-      : o.xMode === "epoch" ? (v: number) => String(Number(v.toFixed(2)))
-      : o.xMode === "wall" ? (v: number) => new Date(v * 1000).toLocaleString()
-      : String;
+    const fmtX = xText(o.xMode, this.spec.partialX ?? null);
+    const lineIdx = series.findIndex((_s, i) => i > 0 && this.slots[i - 1]?.kind === "line");
+    const yRange: uPlot.Range.Function = (u, min, max) =>
+      (this.spec.clipFirst && !o.log ? rangeWithoutFirst(u.data[lineIdx] as Num[]) : null) ?? uPlot.rangeNum(min, max, 0.1, true);
     // The x legend too: the latest row when not hovering.
     series[0].value = (_u, v, _s, idx) => {
       const shown = idx == null ? lastValue(this.plot?.data[0] as Num[] | undefined) : v;
@@ -199,8 +212,8 @@ export class Chart {
         },
       },
       legend: { live: true },
-      scales: { x: { time: o.xMode === "wall" }, y: o.log ? { distr: 3, log: 10 } : {} },
-      axes: [xAxis, { ...axisBase, size: 52, values: (_u, vals) => vals.map(compact) }],
+      scales: { x: { time: o.xMode === "wall" }, y: o.log ? { distr: 3, log: 10 } : { range: yRange } },
+      axes: [xAxis(o.xMode, this.spec.xLabel, axisBase), yAxis(axisBase)],
       series,
       bands,
       hooks: {
@@ -221,7 +234,10 @@ export class Chart {
     const rows = this.plot.root.querySelectorAll<HTMLElement>(".u-legend .u-series");
     this.slots.forEach((s, i) => {
       if (s.kind !== "line" && rows[i + 1]) rows[i + 1].hidden = true;
+      // Names are cut in the middle in the legend: the whole name on a long press (title).
+      else if (rows[i + 1]) rows[i + 1].title = this.spec.series[s.of]?.label ?? "";
     });
+    this.updateNote();
     this.applyRange(false);
     this.untouch?.();
     this.untouch = bindTouch(this.plot, () => this.hooks, () => this.opts.range != null);
@@ -303,7 +319,17 @@ export class Chart {
       });
     }
     this.el.setAttribute("data-points", String(this.input.x.length));
+    this.updateNote();
     markFirstDraw(this.input.x.length);
+  }
+
+  /** Says when the first point is left off the y scale (clipFirst). */
+  private updateNote(): void {
+    const first = this.input.series[0]?.values[0];
+    const clipped = !!this.spec.clipFirst && !this.opts.log && rangeWithoutFirst(this.input.series[0]?.values ?? []) != null;
+    this.note.hidden = !clipped;
+    const text = clipped && first != null ? `first: ${duration(first)}, off the scale` : "";
+    if (this.note.textContent !== text) this.note.textContent = text;
   }
 
   /**
@@ -329,32 +355,8 @@ export class Chart {
   }
 
   /** The chart as a PNG file: title and plot on the page's background. */
-  async downloadPng(): Promise<Blob | null> {
-    const u = this.plot;
-    if (!u) return null;
-    const src = u.ctx.canvas;
-    const dpr = src.width / Math.max(1, u.width);
-    const titleH = Math.round(28 * dpr);
-    const c = document.createElement("canvas");
-    c.width = src.width;
-    c.height = src.height + titleH;
-    const ctx = c.getContext("2d");
-    if (!ctx) return null;
-    ctx.fillStyle = cssVar("--bg-card", "#ffffff");
-    ctx.fillRect(0, 0, c.width, c.height);
-    ctx.fillStyle = cssVar("--fg", "#202124");
-    ctx.font = `600 ${Math.round(15 * dpr)}px system-ui, sans-serif`;
-    ctx.fillText(this.spec.title, 8 * dpr, 20 * dpr, c.width - 16 * dpr);
-    ctx.drawImage(src, 0, titleH);
-    const blob = await new Promise<Blob | null>((res) => c.toBlob(res, "image/png"));
-    if (!blob) return null;
-    const url = URL.createObjectURL(blob);
-    const a = h("a", { href: url, download: `${this.spec.title.replace(/[^\w.-]+/g, "_").slice(0, 80) || "chart"}.png` });
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    return blob;
+  downloadPng(): Promise<Blob | null> {
+    return this.plot ? downloadPng(this.plot, this.spec.title) : Promise.resolve(null);
   }
 
   private resize(): void {

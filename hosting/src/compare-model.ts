@@ -88,28 +88,40 @@ export function metricNames(runs: readonly RunSeries[]): string[] {
  * `undefined` where a run has no point at that x (the line passes over it), `null` where the
  * run has the point but no drawable value (a gap), as uPlot.join does.
  */
-export function alignMetric(runs: readonly RunSeries[], name: string): (number | null | undefined)[][] {
+export function alignMetric(runs: readonly RunSeries[], name: string): Aligned {
+  return alignNames(runs, [name]);
+}
+
+export type Aligned = (number | null | undefined)[][];
+
+/**
+ * Several metrics of each run on one x: [x, run 1 name 1, run 1 name 2, …, run 2 name 1, …].
+ * The x of a run counts only when it has one of the names.
+ */
+export function alignNames(runs: readonly RunSeries[], names: readonly string[]): Aligned {
   const xs = new Set<number>();
   for (const r of runs) {
-    if (!r.metrics.has(name)) continue;
+    if (!names.some((n) => r.metrics.has(n))) continue;
     for (const x of r.x) if (Number.isFinite(x)) xs.add(x);
   }
   const x = [...xs].sort((a, b) => a - b);
   const at = new Map<number, number>();
   x.forEach((v, i) => at.set(v, i));
-  const out: (number | null | undefined)[][] = [x];
+  const out: Aligned = [x];
   for (const r of runs) {
-    const ys = new Array<number | null | undefined>(x.length).fill(undefined);
-    const col = r.metrics.get(name);
-    if (col) {
-      for (let i = 0; i < r.x.length; i++) {
-        const j = at.get(r.x[i]);
-        if (j === undefined) continue;
-        const v = col[i];
-        ys[j] = v == null || !Number.isFinite(v) ? null : v;
+    for (const name of names) {
+      const ys = new Array<number | null | undefined>(x.length).fill(undefined);
+      const col = r.metrics.get(name);
+      if (col) {
+        for (let i = 0; i < r.x.length; i++) {
+          const j = at.get(r.x[i]);
+          if (j === undefined) continue;
+          const v = col[i];
+          ys[j] = v == null || !Number.isFinite(v) ? null : v;
+        }
       }
+      out.push(ys);
     }
-    out.push(ys);
   }
   return out;
 }

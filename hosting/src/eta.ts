@@ -21,6 +21,33 @@ export interface EtaInput {
   batchSeconds: readonly (number | null)[];
   /** Seconds since the newest epoch ended (epoch-only runs count the current epoch down). */
   sinceEpochEnd?: number | null;
+  /**
+   * Steps and end times (Unix seconds) of the most recent batch points, oldest first: the wall
+   * time between batches includes the input pipeline, which `batchSeconds` (time inside a
+   * batch) leaves out.
+   */
+  batchSteps?: readonly (number | null)[];
+  batchTimes?: readonly (number | null)[];
+  /** Seconds since the newest batch point: the ETA counts down between arrivals. */
+  sincePoint?: number | null;
+}
+
+/**
+ * Wall seconds per step from consecutive batch points (the median of their rates: an epoch's
+ * validation between two points, or a pause, does not pull it), or null with fewer than
+ * MIN_TIMINGS of them.
+ */
+export function wallPerStep(steps: readonly (number | null)[], times: readonly (number | null)[]): number | null {
+  const rates: number[] = [];
+  for (let i = 1; i < Math.min(steps.length, times.length); i++) {
+    const s0 = steps[i - 1], s1 = steps[i], t0 = times[i - 1], t1 = times[i];
+    if (s0 == null || s1 == null || t0 == null || t1 == null || !(s1 > s0) || !(t1 >= t0)) continue;
+    rates.push((t1 - t0) / (s1 - s0));
+  }
+  if (rates.length < MIN_TIMINGS) return null;
+  rates.sort((a, b) => a - b);
+  const m = rates.length >> 1;
+  return rates.length % 2 ? rates[m] : (rates[m - 1] + rates[m]) / 2;
 }
 
 function meanOfLast(xs: readonly (number | null)[], n: number, min = MIN_TIMINGS): number | null {
@@ -46,14 +73,18 @@ function meanOfLast(xs: readonly (number | null)[], n: number, min = MIN_TIMINGS
  * batches × seconds per batch.
  */
 export function estimateEta(i: EtaInput): number | null {
-  if (i.status !== "running" && i.status !== "stalled") return null;
+  // A stalled run may be dead: no time is promised for it.
+  if (i.status !== "running") return null;
   const p = i.progress;
   if (!p) return null;
   const steps = positive(i.plan.steps);
-  const perBatch = meanOfLast(i.batchSeconds, 50);
+  const wall = wallPerStep(i.batchSteps ?? [], i.batchTimes ?? []);
+  const perBatch = wall ?? meanOfLast(i.batchSeconds, 50);
+  // Counted down from the newest point's arrival, then held (never below the next batch's start).
+  const since = wall != null && i.sincePoint != null && Number.isFinite(i.sincePoint) ? Math.max(0, i.sincePoint) : 0;
   if (i.kind === "test" || i.kind === "predict") {
     if (!steps || perBatch == null) return null;
-    return Math.max(0, (steps - Math.min(p.batch, steps)) * perBatch);
+    return Math.max(0, (steps - Math.min(p.batch, steps)) * perBatch - since);
   }
   const epochs = positive(i.plan.epochs);
   if (epochs == null) return null;
@@ -71,7 +102,7 @@ export function estimateEta(i: EtaInput): number | null {
   const laterEpochs = epochs - epoch;
   let rest: number | null;
   if (steps && perBatch != null) {
-    rest = (steps - batch) * perBatch;
+    rest = Math.max(0, (steps - batch) * perBatch - since);
   } else if (perEpoch != null) {
     if (steps && batch > 0) rest = perEpoch * (1 - batch / steps);
     else if (i.sinceEpochEnd != null && Number.isFinite(i.sinceEpochEnd)) rest = Math.max(0, perEpoch - i.sinceEpochEnd);

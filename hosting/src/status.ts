@@ -201,7 +201,7 @@ export interface NewestBatch {
 /** What the status card shows. */
 export interface Live {
   kind: RunKind;
-  /** Labels of the two progress facts: "Epoch"/"Step", or "Evaluate"/"Batch", "Predict"/"Batch". */
+  /** Labels of the two progress facts: "Epoch"/"Batch of epoch", or "Evaluate"/"Batch", "Predict"/"Batch". */
   epochLabel: string;
   stepLabel: string;
   /** Epoch (fit) or call number (evaluate/predict); null when unknown. */
@@ -288,7 +288,10 @@ export function liveProgress(
   const ne = newestEpoch;
   if (ne && Number.isFinite(ne.epoch)) {
     const st = ne.step ?? -Infinity;
-    if (p == null || ne.epoch > p.epoch || (ne.epoch === p.epoch && st >= p.step)) {
+    if (p != null && ne.epoch === p.epoch && st === p.step && p.batch > 0) {
+      // The epoch ended at the batch we know of: a stopped fit's last epoch ends early
+      // ("batch 1 of 125", not "125 of 125").
+    } else if (p == null || ne.epoch > p.epoch || (ne.epoch === p.epoch && st >= p.step)) {
       // That epoch is complete.
       p = { epoch: ne.epoch, batch: S ?? p?.batch ?? 0, step: Math.max(st, p?.step ?? 0, 0) };
     }
@@ -305,7 +308,8 @@ export function liveProgress(
   return {
     kind,
     epochLabel: "Epoch",
-    stepLabel: "Step",
+    // The batch within the epoch (out of the plan's steps per epoch), not the global step.
+    stepLabel: "Batch of epoch",
     epoch: p && p.epoch > 0 ? p.epoch : null,
     epochTotal: continued ? null : N,
     batch: p && (p.batch > 0 || p.epoch > 0) ? p.batch : null,

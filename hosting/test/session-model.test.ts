@@ -116,8 +116,8 @@ describe("x values and zoom", () => {
     expect(xLabel("batches", "train", "step")).toBe("step");
     expect(xLabel("batches", "test", "step")).toBe("test batch");
     expect(xLabel("epochs", null, "step")).toBe("epoch");
-    expect(xLabel("batches", "train", "relative")).toBe("time");
-    expect(xLabel("batches", "train", "wall")).toBe("");
+    expect(xLabel("batches", "train", "relative")).toBe("time since start");
+    expect(xLabel("batches", "train", "wall")).toBe("time of day");
   });
   it("a zoom is taken once, and only a real range", () => {
     expect(zoomChanges(null, [1, 2])).toBe(true);

@@ -111,7 +111,7 @@ describe("liveProgress", () => {
   const fit = { mode: "fit", plan: { epochs: 10, steps: 100 }, progress: { epoch: 2, batch: 40, step: 140 } };
   it("takes the newest batch point when it is ahead of the session document", () => {
     const l = liveProgress(fit, null, { step: 260, time: 5, epoch: 3, batch: 60 });
-    expect(l).toMatchObject({ kind: "train", epochLabel: "Epoch", stepLabel: "Step", epoch: 3, epochTotal: 10, batch: 60, batchTotal: 100, step: 260 });
+    expect(l).toMatchObject({ kind: "train", epochLabel: "Epoch", stepLabel: "Batch of epoch", epoch: 3, epochTotal: 10, batch: 60, batchTotal: 100, step: 260 });
     expect(l.fraction).toBeCloseTo(260 / 1000);
     expect(ofTotal(l.epoch, l.epochTotal)).toBe("3 of 10");
   });

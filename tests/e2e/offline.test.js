@@ -31,6 +31,9 @@ test("a session seen before opens offline, from the service worker and Firestore
     // A session never opened on this device: a clear offline state, not "not found".
     await page.goto(`${dashboard.url}/s/yyyyyyy`);
     await page.waitForSelector('[data-state="offline"]', { timeout: 30_000 });
+    // Issue #21: the banner agrees with the page ("nothing is saved"), no "showing saved data".
+    await page.waitForFunction(() => document.querySelector("#banner")?.textContent === "Offline", null, { timeout: 10_000 });
+    assert.match(await page.locator('[data-state="offline"]').textContent(), /nothing is saved/);
     await shot(page, "e2e-offline-unknown-360x640");
   } finally {
     await context.setOffline(false).catch(() => {});

@@ -1,14 +1,19 @@
 /**
- * `/compare?ids=a,b&x=step`: up to 5 sessions overlaid, one chart per metric, one colour per
- * run. Aligned by epoch (epoch documents, or the epoch table of a schema-2 session) or, with
+ * `/compare?ids=a,b&x=step`: up to 5 sessions overlaid, one colour per run: one chart per metric
+ * group (`x` and `val_x` together, validation dashed) in the session page's order, each with a
+ * readout of every run's value at the crosshair; the session page's chart tools (smoothing,
+ * log y, x axis, zoom); the config keys that differ between the runs. Aligned by epoch (epoch documents, or the epoch table of a schema-2 session) or, with
  * the toggle, by step (each session's train batch points: the raw chunks, or for schema 2 the
  * coarsest summary level that still has ~150+ buckets plus the raw tail; data.ts reads
  * either). Live: each session is read with the same listeners as its own page. The state
  * is the URL (shareable). A malformed ID or one that does not exist is marked in the list;
  * the others are still shown. Its own chunk, loaded on this route only.
  */
-import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
+import "../compare-style.css";
+import { buildTools, savedSmoothing, type ToolState, type Tools } from "../chart-tools";
+import type { ChartHooks } from "../charts";
+import { CompareChart, type CompareRun } from "../compare-chart";
+import { configSection } from "../compare-config";
 import { subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { getDb } from "../firebase";
 import { h, setText } from "../dom";
@@ -17,23 +22,19 @@ import type { Table } from "../series";
 import { displaySid } from "../sid";
 import { visibleText } from "../visible";
 import { sessionPath } from "../router";
-import { STATUS_LABEL, effectiveStatus, lastActivityMs, parseSession } from "../status";
+import { STATUS_LABEL, effectiveStatus, lastActivityMs, parseSession, type SessionInfo } from "../status";
 import {
   MAX_COMPARE,
   RUN_COLORS,
-  alignMetric,
   comparePath,
-  metricNames,
   parseCompareInput,
   parseCompareSearch,
-  pointsPerRun,
-  runSeries,
   type Align,
   type CompareEntry,
+  type RunSeries,
 } from "../compare-model";
-
-/** x is an epoch or a step: whole numbers only on its axis. */
-const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+import { compareGroups, groupChartData, groupNames } from "../compare-series";
+import { xLabel, xValues, zoomChanges } from "./session-model";
 
 /** More charts than this would make a phone crawl: the rest are listed, not drawn. */
 const MAX_CHARTS = 60;
@@ -45,11 +46,6 @@ interface Run {
   feed: SessionFeed | null;
   epochs: Table | null;
   epochsVersion: number;
-}
-
-function cssVar(name: string, fallback: string): string {
-  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  return v || fallback;
 }
 
 export function mountCompare(root: HTMLElement, navigate: (path: string, replace?: boolean) => void): () => void {
@@ -87,6 +83,10 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
   const empty = h("p", { class: "muted empty-charts" }, "Loading…");
   const chartsBox = h("section", { class: "charts compare-charts", "aria-label": "Charts", "data-align": align });
   const more = h("p", { class: "muted", hidden: true });
+  const configBox = h("div", { class: "compare-config-box" });
+  // The session page's chart tools; the x axis starts as the alignment's own (epoch or step).
+  const tool: ToolState = { smooth: savedSmoothing(), log: false, xMode: align };
+  const tools: Tools = buildTools(tool, (s) => setTool(s), () => setZoom(null));
   const main = h(
     "main",
     { class: "compare" },
@@ -94,9 +94,11 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
     form,
     legend,
     alignBar,
+    tools.el,
     empty,
     chartsBox,
     more,
+    configBox,
   );
   root.replaceChildren(main);
   document.title = "Compare runs · TF Watcher";
@@ -107,6 +109,9 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
       if (a === align) return;
       align = a;
       history.replaceState(null, "", comparePath(entries.map((e) => e.input), align));
+      tool.xMode = align;
+      tools.setXMode(align);
+      setZoom(null);
       resetCharts();
       queueRender();
     });
@@ -136,10 +141,29 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
   }
 
   // ---- drawing ------------------------------------------------------------------------------
-  const charts = new Map<string, { el: HTMLElement; plot: uPlot; box: HTMLElement }>();
+  const charts = new Map<string, { chart: CompareChart; sig: string }>();
   let shape = ""; // which runs the charts have series for
   let renderTimer = 0;
   let lastRender = 0;
+  let zoom: [number, number] | null = null;
+  const hooks: ChartHooks = {
+    onZoom: (a, b) => setZoom([Math.min(a, b), Math.max(a, b)]),
+    onZoomLive: (a, b) => charts.forEach((c) => c.chart.setLiveRange(a, b)),
+    onReset: () => setZoom(null),
+  };
+
+  function setZoom(r: [number, number] | null): void {
+    if (!zoomChanges(zoom, r)) return;
+    zoom = r;
+    tools.setZoomed(r != null);
+    charts.forEach((c) => c.chart.setRange(r));
+  }
+
+  function setTool(s: Partial<ToolState>): void {
+    Object.assign(tool, s);
+    if (s.xMode) setZoom(null); // a range in the old units means nothing in the new ones
+    queueRender();
+  }
 
   function queueRender(): void {
     if (renderTimer || disposed) return;
@@ -153,18 +177,18 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
   }
 
   function resetCharts(): void {
-    for (const c of charts.values()) c.plot.destroy();
+    for (const c of charts.values()) c.chart.destroy();
     charts.clear();
     chartsBox.replaceChildren();
     shape = "";
   }
 
-  function runState(r: Run): { state: string; label: string; name: string } {
+  function runState(r: Run): { state: string; label: string; name: string; info: SessionInfo | null } {
     const d = r.data;
-    if (!d || d.state === "loading") return { state: "loading", label: "loading…", name: "" };
-    if (d.state === "missing") return { state: "missing", label: "not found", name: "" };
-    if (d.state === "denied" && !d.session) return { state: "denied", label: "permission denied", name: "" };
-    if (d.state === "error" && !d.session) return { state: "error", label: d.errorMessage || "error", name: "" };
+    if (!d || d.state === "loading") return { state: "loading", label: "loading…", name: "", info: null };
+    if (d.state === "missing") return { state: "missing", label: "not found", name: "", info: null };
+    if (d.state === "denied" && !d.session) return { state: "denied", label: "permission denied", name: "", info: null };
+    if (d.state === "error" && !d.session) return { state: "error", label: d.errorMessage || "error", name: "", info: null };
     const info = parseSession(d.session ?? {});
     const lastTime = (t: Table | null | undefined) => {
       const v = t?.time;
@@ -172,7 +196,7 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
     };
     const last = lastActivityMs(info.heartbeatMs, lastTime(r.epochs), lastTime(d.batches.kinds.get("train")?.table));
     const st = effectiveStatus(info.status, last, Date.now());
-    return { state: "ok", label: STATUS_LABEL[st], name: info.name };
+    return { state: "ok", label: STATUS_LABEL[st], name: info.name, info };
   }
 
   function renderLegend(): void {
@@ -217,17 +241,24 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
     }
   }
 
-  function tableOf(r: Run): Table | null {
-    const d = r.data;
-    if (!d || !d.session) return null;
-    if (align === "epoch") {
-      if (r.epochsVersion !== d.epochsVersion || !r.epochs) {
-        r.epochs = buildEpochTable(d.epochs.values());
-        r.epochsVersion = d.epochsVersion;
-      }
-      return r.epochs;
+  function epochTable(r: Run, d: SessionData): Table {
+    if (r.epochsVersion !== d.epochsVersion || !r.epochs) {
+      r.epochs = buildEpochTable(d.epochs.values());
+      r.epochsVersion = d.epochsVersion;
     }
-    return d.batches.kinds.get("train")?.table ?? null;
+    return r.epochs;
+  }
+
+  /** A run's series as aligned now: its epoch table or train batches, on the x axis chosen in the tools. */
+  function seriesOf(r: Run): RunSeries {
+    const d = r.data;
+    if (!d || !d.session) return { x: [], metrics: new Map(), names: [] };
+    const epochs = epochTable(r, d);
+    const t = align === "epoch" ? epochs : d.batches.kinds.get("train")?.table;
+    if (!t) return { x: [], metrics: new Map(), names: [] };
+    const info = parseSession(d.session);
+    const { x } = xValues(t, align === "epoch" ? "epochs" : "batches", tool.xMode, epochs, info);
+    return { x: x as number[], metrics: t.metrics, names: t.names };
   }
 
   function render(): void {
@@ -239,91 +270,81 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
     if (!runs.length) {
       setText(empty, entries.length ? "None of these is a session ID." : "Enter two or more session IDs, or pick sessions on the home screen.");
       empty.hidden = false;
+      tools.el.hidden = true;
       resetCharts();
       return;
     }
     // Charts have one series per run that exists (not found, denied or loading: none).
     const drawn = runs.filter((r) => r.data?.session && r.data.state !== "missing");
-    const series = drawn.map((r) => runSeries(tableOf(r)));
-    const names = metricNames(series);
-    const shown = names.slice(0, MAX_CHARTS);
+    const series = drawn.map(seriesOf);
+    const groups = compareGroups(series);
+    const shown = groups.slice(0, MAX_CHARTS);
     const sig = drawn.map((r) => r.entry.sid).join(",") + "|" + align;
     if (sig !== shape) {
       resetCharts();
       shape = sig;
     }
-    const wanted = new Set(shown);
+    const meta: CompareRun[] = drawn.map((r) => ({ sid: r.entry.sid, color: r.color, label: runLabel(r) }));
+    const label = xLabel(align === "epoch" ? "epochs" : "batches", "train", tool.xMode);
+    const wanted = new Set(shown.map((g) => g.title));
     for (const [k, c] of charts) {
       if (!wanted.has(k)) {
-        c.plot.destroy();
-        c.el.remove();
+        c.chart.destroy();
         charts.delete(k);
       }
     }
-    shown.forEach((name, i) => {
-      const data = alignMetric(series, name);
-      let c = charts.get(name);
-      if (!c) {
-        c = makeChart(name, data, drawn);
-        charts.set(name, c);
-      } else {
-        c.plot.setData(data as uPlot.AlignedData);
+    shown.forEach((g, i) => {
+      const names = groupNames(g);
+      const d = groupChartData(series, names, tool);
+      // A new layout (a run's name, smoothing on or off, log, x axis) makes a new chart.
+      const layout = JSON.stringify([names, meta, tool.smooth > 0, tool.log, tool.xMode]);
+      let c = charts.get(g.title);
+      if (c && c.sig !== layout) {
+        c.chart.destroy();
+        c = undefined;
       }
-      c.el.dataset.points = pointsPerRun(data).join(",");
-      if (chartsBox.children[i] !== c.el) chartsBox.insertBefore(c.el, chartsBox.children[i] ?? null);
+      if (!c) {
+        const chart = new CompareChart(chartsBox, {
+          title: g.title,
+          names: names.map((n) => ({ name: visibleText(n), val: n === g.val })),
+          runs: meta,
+          xLabel: label,
+          xMode: tool.xMode,
+          log: tool.log,
+          syncKey: `tfw-compare-${align}`,
+        }, d, zoom, hooks);
+        c = { chart, sig: layout };
+        charts.set(g.title, c);
+      } else {
+        c.chart.setData(d);
+      }
+      if (chartsBox.children[i] !== c.chart.el) chartsBox.insertBefore(c.chart.el, chartsBox.children[i] ?? null);
     });
     const loading = runs.some((r) => !r.data || r.data.state === "loading");
     empty.hidden = shown.length > 0;
+    tools.el.hidden = shown.length === 0;
     setText(empty, loading ? "Loading…" : align === "epoch" ? "No epoch has finished in these runs yet." : "No train batch points in these runs yet.");
-    more.hidden = names.length <= MAX_CHARTS;
-    setText(more, `Showing ${MAX_CHARTS} of ${names.length} metrics.`);
+    more.hidden = groups.length <= MAX_CHARTS;
+    setText(more, `Showing ${MAX_CHARTS} of ${groups.length} charts.`);
+    renderConfig(drawn, meta);
   }
 
-  function makeChart(name: string, data: (number | null | undefined)[][], drawn: Run[]): { el: HTMLElement; plot: uPlot; box: HTMLElement } {
-    const box = h("div", { class: "plot" });
-    const el = h(
-      "figure",
-      { class: "chart", "data-compare-chart": name, "data-runs": String(drawn.length) },
-      h("figcaption", {}, h("span", { class: "clamp", title: visibleText(name) }, visibleText(name))),
-      box,
-    );
-    chartsBox.appendChild(el);
-    const axis = cssVar("--fg-muted", "#5f6368");
-    const grid = cssVar("--grid", "rgba(0,0,0,0.08)");
-    const axisBase = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    const few = data[0].length <= 40;
-    const plot = new uPlot(
-      {
-        width: Math.max(200, Math.floor(box.clientWidth || 320)),
-        height: window.innerWidth < 600 ? 170 : 220,
-        legend: { show: false },
-        cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: false } },
-        axes: [
-          { ...axisBase, label: align === "epoch" ? "epoch" : "step", labelSize: 18, size: 34, incrs: INTEGER_INCRS },
-          { ...axisBase, size: 52 },
-        ],
-        series: [
-          {},
-          ...drawn.map((r) => ({
-            label: runState(r).name || displaySid(r.entry.sid),
-            stroke: r.color,
-            width: 1.5,
-            points: { show: few, size: 5, fill: r.color },
-          })),
-        ],
-      },
-      data as uPlot.AlignedData,
-      box,
-    );
-    return { el, plot, box };
+  function runLabel(r: Run): string {
+    return runState(r).name || displaySid(r.entry.sid);
+  }
+
+  /** The config keys that differ between the runs shown, the rest folded. */
+  function renderConfig(drawn: Run[], meta: CompareRun[]): void {
+    const configs = drawn.map((r) => runState(r).info?.config ?? []);
+    const sig = JSON.stringify([meta, configs]);
+    if (configBox.dataset.sig === sig) return;
+    configBox.dataset.sig = sig;
+    const section = drawn.length ? configSection(meta, configs) : null;
+    configBox.replaceChildren(...(section ? [section] : []));
   }
 
   const ro = new ResizeObserver(() => {
-    for (const c of charts.values()) {
-      const w = Math.max(200, Math.floor(c.box.clientWidth));
-      if (w && w !== c.plot.width) c.plot.setSize({ width: w, height: c.plot.height });
-    }
+    for (const c of charts.values()) c.chart.resize();
   });
   ro.observe(chartsBox);
   const tick = window.setInterval(() => renderLegend(), 5000); // stalled runs turn "Stalled"

@@ -4,7 +4,7 @@ import { checkSid, displaySid, SID_LEGACY_LENGTH, SID_LENGTH } from "../sid";
 import { sessionPath } from "../router";
 import { MAX_COMPARE, comparePath } from "../compare-model";
 import { hasOwnerKey } from "../owner";
-import { forgetAll, loadRecent } from "../recent";
+import { forgetAll, loadRecent, recentMeta } from "../recent";
 import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
 import { visibleText } from "../visible";
 import { formatAge } from "../format";
@@ -98,7 +98,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
             {},
             h("label", { class: "pick", title: "Select to compare" }, box),
             h("a", { href: sessionPath(r.sid), "data-link": true }, h("span", { class: "sid" }, displaySid(r.sid)), r.name ? h("span", { class: "run-name clamp", title: visibleText(r.name) }, visibleText(r.name)) : null),
-            h("span", { class: "muted meta" }, `${r.status} · ${formatAge(now - r.seen)}${hasOwnerKey(r.sid) ? " · owner" : ""}`),
+            h("span", { class: "muted meta" }, `${recentMeta(r, now, formatAge)}${hasOwnerKey(r.sid) ? " · owner" : ""}`),
           );
         }),
       ),

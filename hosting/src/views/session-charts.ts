@@ -16,7 +16,8 @@ import { SECONDS, orderGroups } from "../summaries";
 import { visibleText } from "../visible";
 import { toast } from "./common";
 import {
-  chooseBatchKind, emptyChartsText, kindsWithPoints, noticeLines, xLabel, xValues, zoomChanges, zoomSteps, type ViewKind,
+  badFrom, chooseBatchKind, emptyChartsText, kindsWithPoints, noticeLines, partialEpoch, xLabel, xValues, zoomChanges, zoomSteps,
+  type ViewKind,
 } from "./session-model";
 import type { SessionShell } from "./session-shell";
 
@@ -95,7 +96,12 @@ export function mountChartsPanel(shell: SessionShell, page: ChartsPage): ChartsP
 
   function setTool(s: Partial<ToolState>): void {
     Object.assign(tool, s);
-    if (s.xMode) setZoom(null); // a range in the old units means nothing in the new ones
+    if (s.xMode) {
+      setZoom(null); // a range in the old units means nothing in the new ones
+      // New axes, axis titles and legend texts: the charts are made again in the new units.
+      charts.forEach((c) => c.destroy());
+      charts.clear();
+    }
     charts.forEach((c) => c.setOptions({ smooth: tool.smooth, log: tool.log }));
     seenTable = null; // x values may change: give every chart its data again
     page.queueRender();
@@ -112,7 +118,7 @@ export function mountChartsPanel(shell: SessionShell, page: ChartsPage): ChartsP
       key = "epochs";
       kindTabs.hidden = true;
     } else {
-      const kinds = kindsWithPoints(data.batches.kinds);
+      const kinds = kindsWithPoints(data.batches.kinds, kindPicked ? batchKind : null);
       batchKind = chooseBatchKind(kinds, batchKind, kindPicked);
       page.feed()?.showKind(batchKind);
       renderKindTabs(kinds);
@@ -151,13 +157,17 @@ export function mountChartsPanel(shell: SessionShell, page: ChartsPage): ChartsP
       ({ x, steps: shownSteps } = xValues(shown, view, tool.xMode, epochTable, info));
       shownX = x;
     }
-    const band = (name: string) => ({ lo: shown.lo?.get(name) ?? null, hi: shown.hi?.get(name) ?? null });
+    const band = (name: string) => ({
+      lo: shown.lo?.get(name) ?? null, hi: shown.hi?.get(name) ?? null, ...badFrom(shown, name),
+    });
+    const partial = view === "epochs" && info ? partialEpoch(epochTable, info) : null;
     const specs: { spec: ChartSpec; data: () => ChartInput }[] = groups.map((g) => ({
       spec: {
         key: `m:${g.title}|${g.train ?? ""}|${g.val ?? ""}`,
         title: visibleText(g.title),
         xLabel: label,
         syncKey: `tfw-${key}`,
+        partialX: partial?.epoch ?? null,
         series: [
           ...(g.train ? [{ label: visibleText(g.train), role: "train" as const }] : []),
           ...(g.val ? [{ label: visibleText(g.val), role: "val" as const }] : []),
@@ -176,6 +186,8 @@ export function mountChartsPanel(shell: SessionShell, page: ChartsPage): ChartsP
           xLabel: label,
           syncKey: `tfw-${key}`,
           series: [{ label: "seconds", role: "time" }],
+          clipFirst: view === "batches",
+          partialX: partial?.epoch ?? null,
         },
         data: () => ({ x, series: [{ values: shown.seconds, ...band(SECONDS) }] }),
       });
@@ -208,7 +220,7 @@ export function mountChartsPanel(shell: SessionShell, page: ChartsPage): ChartsP
     chartsBox.dataset.zoomed = zoomTable ? "data" : zoom ? "range" : "no";
     emptyCharts.hidden = table.x.length > 0;
     setText(emptyCharts, emptyChartsText(view, data.batches.kinds.get("train")?.pointCount ?? 0, batchBtn.textContent));
-    renderNotices(noticeLines(table, series, view, info?.nan === true));
+    renderNotices(noticeLines(table, series, view, info?.nan === true, partial));
   }
 
   function renderKindTabs(kinds: string[]): void {

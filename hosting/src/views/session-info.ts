@@ -7,6 +7,7 @@ import { EPOCH_KINDS } from "../contract";
 import { h, setText } from "../dom";
 import type { EpochDoc } from "../series";
 import { formatConfigValue, formatValue, runKind, type SessionInfo } from "../status";
+import { middleCut } from "../chart-format";
 import { visibleText } from "../visible";
 import type { StatusCard } from "./session-model";
 import type { SessionShell } from "./session-shell";
@@ -16,6 +17,7 @@ const TRAIN = runKind("fit");
 export function renderStatusCard(shell: SessionShell, card: StatusCard): void {
   const { statusPill, errorBox, bar, barWrap, fields, labels } = shell;
   statusPill.dataset.status = card.status;
+  statusPill.dataset.nan = String(card.nan);
   setText(statusPill, card.label);
   errorBox.hidden = card.error == null;
   if (card.error != null) setText(errorBox, card.error);
@@ -30,22 +32,32 @@ export function renderStatusCard(shell: SessionShell, card: StatusCard): void {
   setText(fields.age, card.age);
 }
 
-export function renderLatest(shell: SessionShell, i: SessionInfo): void {
+/** `latest`: the values to show (session-model's latestValues: as new as the charts). */
+export function renderLatest(shell: SessionShell, i: SessionInfo, latest = i.latest): void {
   renderConfig(shell, i);
   const { latestBody } = shell;
-  const sig = i.latest.map((l) => `${l.name}=${l.value}`).join("\u0000");
+  const sig = latest.map((l) => `${l.name}=${l.value}`).join("\u0000");
   if (latestBody.dataset.sig === sig) return;
   latestBody.dataset.sig = sig;
-  // Names cut to two lines (all of it in `title` and on a tap); values never break.
-  const rows = i.latest.map((l) =>
+  // Long names cut in the middle, keeping the end that tells them apart (all of it in
+  // `title` and on a tap); values never break.
+  const rows = latest.map((l) =>
     h(
       "tr",
       {},
-      h("th", { scope: "row" }, h("span", { class: "clamp", title: l.name }, l.name)),
+      h("th", { scope: "row" }, cutName(l.name)),
       h("td", { class: l.value != null && !Number.isFinite(l.value) ? "num bad" : "num" }, formatValue(l.value)),
     ),
   );
   latestBody.replaceChildren(...rows);
+}
+
+/** A name cut in the middle where long; a tap (session-shell) shows the whole of it. */
+export function cutName(name: string, max = 40): HTMLElement {
+  const short = middleCut(name, max);
+  return short === name
+    ? h("span", { class: "clamp", title: name }, name)
+    : h("span", { class: "clamp midcut", title: name, "data-full": name, "data-short": short }, short);
 }
 
 /** What was run: `config` (hyperparameters; text shown as text) and the library versions. */

@@ -30,9 +30,13 @@ export type ViewKind = "epochs" | "batches";
 
 const TRAIN = runKind("fit");
 
-/** Batch kinds that have points, in the order the feed reported them. */
-export function kindsWithPoints(kinds: ReadonlyMap<string, KindSeries>): string[] {
-  return [...kinds.entries()].filter(([, s]) => s.pointCount > 0).map(([k]) => k);
+/**
+ * Batch kinds that have points, in the order the feed reported them. A kind picked on this
+ * page stays while its feed is still reading it (the system tab's chunks are read only once it
+ * is picked: until they arrive it has no points, and must not vanish with its tab).
+ */
+export function kindsWithPoints(kinds: ReadonlyMap<string, KindSeries>, picked: string | null = null): string[] {
+  return [...kinds.entries()].filter(([k, s]) => s.pointCount > 0 || k === picked).map(([k]) => k);
 }
 
 export interface ViewInput {
@@ -142,6 +146,8 @@ export function newestPoint(series: KindSeries | undefined): NewestBatch | null 
 export interface StatusCard {
   status: Status;
   label: string;
+  /** Some value went NaN/Inf (the label says so). */
+  nan: boolean;
   /** The error line: the crash, or how long a stalled run has been quiet; null hides it. */
   error: string | null;
   epochLabel: string;
@@ -173,18 +179,25 @@ export function statusCard(info: SessionInfo, epochTable: Table | null, kinds: R
   const pct = status === "finished" ? 100 : live.fraction == null ? 0 : Math.round(live.fraction * 1000) / 10;
   const end = info.endedMs ?? (status === "running" || status === "stalled" ? now : last);
   const kindBatches = kinds.get(kind);
+  const bt = kindBatches?.table;
   const eta = estimateEta({
     status,
     plan: info.plan,
     progress: live.progress,
     kind,
     epochSeconds: train ? ep.seconds : [],
-    batchSeconds: kindBatches ? kindBatches.table.seconds.slice(-50) : [],
+    batchSeconds: bt ? bt.seconds.slice(-50) : [],
+    batchSteps: bt ? bt.x.slice(-51) : [],
+    batchTimes: bt ? bt.time.slice(-51) : [],
+    sincePoint: point?.time != null ? now / 1000 - point.time : null,
     sinceEpochEnd: ep.newest?.time != null ? now / 1000 - ep.newest.time : null,
   });
+  const nan = info.nan || (epochTable?.nonFinite.size ?? 0) > 0;
   return {
     status,
-    label: STATUS_LABEL[status],
+    // A run whose values went NaN/Inf says so in the pill too: "Finished · NaN".
+    label: STATUS_LABEL[status] + (nan ? " · NaN" : ""),
+    nan,
     error,
     epochLabel: live.epochLabel,
     stepLabel: live.stepLabel,
@@ -235,7 +248,9 @@ export function xValues(
 
 /** The x axis' label under the charts. */
 export function xLabel(view: ViewKind, batchKind: string | null, xMode: XMode): string {
-  if (xMode !== "step") return xMode === "epoch" ? "epoch" : xMode === "relative" ? "time" : "";
+  if (xMode === "relative") return "time since start";
+  if (xMode === "wall") return "time of day";
+  if (xMode === "epoch") return "epoch";
   if (view === "epochs") return "epoch";
   return batchKind === TRAIN ? "step" : `${batchKind} batch`;
 }
@@ -257,15 +272,72 @@ export function zoomSteps(r: [number, number], xMode: XMode, shownX: readonly Nu
   return [Math.floor(a), Math.ceil(b)];
 }
 
-/** The lines above the charts: values not drawn, a NaN loss, points merged offline. */
-export function noticeLines(table: Table, series: KindSeries | null, view: ViewKind, nan: boolean): string[] {
+/** Row index from which a metric's gaps are its first non-finite value (NaN/±Inf), and how it reads. */
+export function badFrom(t: Table, name: string): { badFrom: number; badText: string } | null {
+  const nf = t.nonFinite.get(name);
+  if (!nf) return null;
+  const i = t.x.findIndex((x) => x >= nf.firstX);
+  return i < 0 ? null : { badFrom: i, badText: formatValue(nf.firstValue) };
+}
+
+/** A run's last epoch that ended early (a Stop, a crash): fewer batches than planned. */
+export interface PartialEpoch {
+  epoch: number;
+  batches: number;
+  of: number;
+}
+
+/**
+ * The last train epoch, when it has fewer steps than the plan's: Keras ends a stopped fit
+ * with such an epoch, whose values come from its few batches only. Only for ended runs.
+ */
+export function partialEpoch(epochTable: Table | null, info: Pick<SessionInfo, "plan" | "status">): PartialEpoch | null {
+  const S = info.plan.steps;
+  const t = epochTable;
+  if (!t || !S || S <= 0 || info.status === "running" || !t.steps || t.x.length === 0) return null;
+  const n = t.x.length - 1;
+  const end = t.steps[n];
+  const prev = n > 0 ? t.steps[n - 1] : 0;
+  if (end == null || prev == null || t.x[n] - (n > 0 ? t.x[n - 1] : 0) !== 1) return null;
+  const batches = end - prev;
+  return batches > 0 && batches < S ? { epoch: t.x[n], batches, of: S } : null;
+}
+
+/**
+ * "Latest values": the session document's list (written with the heartbeat), with each
+ * value replaced by a newer one from the epoch table or the run's batch table when those
+ * are newer than the document, so they agree with the charts.
+ */
+export function latestValues(info: SessionInfo, epochTable: Table | null, batches: Table | null): { name: string; value: number | null }[] {
+  const docTime = info.heartbeatMs != null ? info.heartbeatMs / 1000 : -Infinity;
+  const newer = new Map<string, { time: number; value: number | null }>();
+  for (const t of [epochTable, batches]) {
+    const i = t ? t.x.length - 1 : -1;
+    const time = i >= 0 ? t!.time[i] : null;
+    if (!t || time == null || time <= docTime) continue;
+    for (const [name, vals] of t.metrics) {
+      const prev = newer.get(name);
+      const bad = t.nonFinite.get(name);
+      const v = vals[i] ?? (bad && t.x[i] >= bad.firstX ? bad.firstValue : null);
+      if (!prev || time > prev.time) newer.set(name, { time, value: v });
+    }
+  }
+  return info.latest.map((l) => (newer.has(l.name) ? { name: l.name, value: newer.get(l.name)!.value } : l));
+}
+
+/** The lines above the charts: values not drawn, a NaN loss, points merged offline, a partial epoch. */
+export function noticeLines(table: Table, series: KindSeries | null, view: ViewKind, nan: boolean, partial: PartialEpoch | null = null): string[] {
   const lines: string[] = [];
+
   for (const [name, nf] of table.nonFinite) {
     const v = formatValue(nf.firstValue);
     lines.push(`${visibleText(name)} was ${v} at ${view === "epochs" ? "epoch" : "step"} ${nf.firstX}${nf.count > 1 ? ` (${nf.count} values not drawn)` : " (not drawn)"}.`);
   }
   if (nan && lines.length === 0) lines.push("A loss value was NaN or infinite.");
   if (series?.thinned) lines.push("Some batch points were merged while the network was down.");
+  if (partial) {
+    lines.push(`Epoch ${partial.epoch} is partial: the run ended after ${partial.batches} of its ${partial.of} batches, so its values are from those batches only.`);
+  }
   return lines;
 }
 

@@ -26,6 +26,9 @@ function onClampTap(e: Event): void {
   if (e.type === "click" && String(getSelection?.() ?? "").length > 0) return;
   const open = !el.classList.contains("expanded");
   el.classList.toggle("expanded", open);
+  // A name cut in the middle: the whole of it, or the cut again.
+  const full = el.dataset.full;
+  if (full != null) el.textContent = open ? full : (el.dataset.short ?? full);
   if (el.hasAttribute("aria-expanded")) el.setAttribute("aria-expanded", String(open));
   if (!el.title && el.textContent) el.title = el.textContent.length > 2000 ? el.textContent.slice(0, 2000) + "…" : el.textContent;
   if (e instanceof KeyboardEvent) e.preventDefault();
@@ -44,10 +47,10 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
     eta: h("dd", { "data-field": "eta" }, "—"),
     age: h("dd", { "data-field": "age" }, "—"),
   };
-  // The first two change with the run's mode: "Epoch"/"Step", or "Evaluate"/"Batch".
+  // The first two change with the run's mode: "Epoch"/"Batch of epoch", or "Evaluate"/"Batch".
   const labels = {
     epoch: h("dt", { "data-label": "epoch" }, "Epoch"),
-    step: h("dt", { "data-label": "step" }, "Step"),
+    step: h("dt", { "data-label": "step" }, "Batch of epoch"),
   };
   // Where the run is (one line), then elapsed and the age of the newest data (one small line).
   const facts = h(

@@ -19,7 +19,8 @@ import { displaySid } from "../sid";
 import { messageState, toast } from "./common";
 import { mountChartsPanel } from "./session-charts";
 import { renderEvals, renderLatest, renderStatusCard } from "./session-info";
-import { chooseView, epochFacts, kindsWithPoints, statusCard, type EpochFacts, type ViewKind } from "./session-model";
+import { chooseView, epochFacts, kindsWithPoints, latestValues, statusCard, type EpochFacts, type ViewKind } from "./session-model";
+import { runKind } from "../kinds";
 
 const VIEW_KEY = "tfw:view";
 
@@ -41,7 +42,8 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   // Stop (owner link only: a viewer link has no key and gets no button) and Notify me.
   const controls: Control[] = [];
   if (shell.ownerKey) controls.push(mountStop(ownerSlot, sid, shell.ownerKey, getDb()));
-  if (pushSupported()) controls.push(mountNotify(notifySlot, sid, getFirebase));
+  const notify = pushSupported() ? mountNotify(notifySlot, sid, getFirebase) : null;
+  if (notify) controls.push(notify);
 
   // Download CSV: every raw point, read on the press (its code is a chunk of its own).
   csvBtn.addEventListener("click", async () => {
@@ -151,17 +153,19 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
       return showState(messageState("newer", "Newer session format", "This session was written by a newer TF Watcher. Update this dashboard (reload, or redeploy Hosting) to view it."));
     }
     showState(null);
-    rememberSession(sid, info.name, info.status);
+    rememberSession(sid, info.name, info.status, Date.now(), { nan: info.nan, endedMs: info.endedMs });
     setText(nameEl, info.name);
-    renderLatest(shell, info);
-    for (const c of controls) c.update(info.status, data.session);
-    renderStatus();
     renderCharts();
+    renderLatest(shell, info, latestValues(info, epochTable, data.batches.kinds.get(runKind(info.mode))?.table ?? null));
+    shownStatus = "";
+    renderStatus();
   }
 
   function renderBanner(): void {
     const offline = !navigator.onLine || (data?.fromCache === true && data.state === "ok");
-    setBanner(offline ? (navigator.onLine ? "Connecting… showing saved data" : "Offline — showing saved data") : null);
+    // Nothing saved on this device (a session never opened here): the page says so, the banner only "Offline".
+    const saved = data?.session != null;
+    setBanner(offline ? (navigator.onLine ? "Connecting… showing saved data" : saved ? "Offline — showing saved data" : "Offline") : null);
   }
 
   // What the status card needs of the epochs, worked out once per change of data.epochs
@@ -170,8 +174,15 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   function renderStatus(): void {
     if (!info || !data || data.state !== "ok") return;
     if (facts?.version !== data.epochsVersion) facts = epochFacts(data.epochs.values(), data.epochsVersion);
-    renderStatusCard(shell, statusCard(info, epochTable, data.batches.kinds, facts, Date.now()));
+    const card = statusCard(info, epochTable, data.batches.kinds, facts, Date.now());
+    renderStatusCard(shell, card);
+    // Stop follows the stored status; Notify me the shown one (a stalled run may be dead).
+    if (shownStatus !== card.status) {
+      shownStatus = card.status;
+      for (const c of controls) c.update(c === notify ? card.status : info.status, data.session);
+    }
   }
+  let shownStatus = "";
 
   // ---- charts ----------------------------------------------------------------------------
   function pickView(): ViewKind {
