@@ -1,6 +1,6 @@
 // A static server for hosting/dist that behaves like Firebase Hosting where it matters to the
 // benchmarks: gzip for text, hashed assets cached as immutable, SPA fallback, /logs redirect,
-// and /__/firebase/init.json pointing at the emulator (as tfwatcher/serve.py does, which does
+// and /__/firebase/init.json pointing at the emulator (as tfwatcher/local/server.py does, which does
 // not compress). Used by run.mjs; `node server.mjs PORT EMULATOR_PORT` to run it alone.
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";

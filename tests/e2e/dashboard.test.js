@@ -7,7 +7,7 @@ let dashboard;
 let browser;
 withDashboardAndBrowser((d, b) => { dashboard = d; browser = b; });
 
-// The server sends the Content-Security-Policy of tfwatcher/serve.py (firebase.json's, with
+// The server sends the Content-Security-Policy of tfwatcher/local/server.py (firebase.json's, with
 // connect-src 'self'): every page of every test must run without one violation.
 afterEach(() => {
   assert.deepEqual(takeCspViolations(), [], "Content-Security-Policy violations");

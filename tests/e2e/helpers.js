@@ -92,7 +92,7 @@ function stopChild(child) {
 
 /**
  * `python -m tfwatcher.local.server` on a free port: the built app plus /__/firebase/init.json, and
- * the proxy through which the browser reaches the emulator (tfwatcher/serve.py).
+ * the proxy through which the browser reaches the emulator (tfwatcher/local/server.py).
  */
 export async function startDashboard({ project } = {}) {
   if (!existsSync(join(dist, "index.html"))) throw new Error(`No build in ${dist}: run npm run build in hosting/`);

@@ -87,7 +87,7 @@ test("demo --once, then local mode serves the finished run from the saved data",
   assert.ok(!(await listening(emuPort)) && !(await listening(webPort)), "Ctrl+C left a server running");
 });
 
-// What the Firestore JS SDK may ask of the dashboard server (tfwatcher/serve.py forwards
+// What the Firestore JS SDK may ask of the dashboard server (tfwatcher/local/server.py forwards
 // exactly these; the test fails if the page ever needs another).
 const FORWARDED = [
   /^\/google\.firestore\.v1\.Firestore\/(Listen|Write)\/channel$/,
