@@ -11,6 +11,7 @@ checkout, ../../tfwatcher/base/contract.json.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +36,28 @@ ENDED_STATUSES: tuple = tuple(CONTRACT["statuses"]["ended"])
 NOTIFIED_STATUSES: tuple = tuple(CONTRACT["statuses"]["notified"])
 HEARTBEAT_SECONDS: float = CONTRACT["stall"]["heartbeat_seconds"]
 STALL_MARKED_AFTER: float = CONTRACT["stall"]["marked_after_seconds"]
+# The session document declares its current heartbeat period (seconds) in this field; a running
+# session is stalled once its heartbeat is older than MISSED_HEARTBEATS declared periods.
+HEARTBEAT_FIELD: str = CONTRACT["stall"]["declared_field"]
+MISSED_HEARTBEATS: int = CONTRACT["stall"]["missed_heartbeats"]
+
+
+def declared_period(data: dict | None) -> float:
+    """The heartbeat period a session document declares, in seconds.
+
+    HEARTBEAT_SECONDS when the field is missing or not a positive finite number (documents
+    written before the field existed, or a malformed value).
+    """
+    value = (data or {}).get(HEARTBEAT_FIELD)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return HEARTBEAT_SECONDS
+    return float(value) if value > 0 and math.isfinite(value) else HEARTBEAT_SECONDS
+
+
+def stall_after(data: dict | None, floor: float) -> float:
+    """Seconds without a heartbeat after which a running session counts as stalled: the
+    larger of `floor` and MISSED_HEARTBEATS periods declared by the document `data`."""
+    return max(floor, MISSED_HEARTBEATS * declared_period(data))
 
 
 def sessions(db):

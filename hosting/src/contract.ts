@@ -28,7 +28,8 @@ export const ATTENTION = contract.attention;
 
 /** Milliseconds of silence after which a running session counts as stalled. */
 export function stallAfterMs(declaredSeconds: unknown, floorMs = STALL_SHOWN_AFTER_MS): number {
-  const period = typeof declaredSeconds === "number" && declaredSeconds > 0 ? declaredSeconds * 1000 : HEARTBEAT_MS;
+  const ok = typeof declaredSeconds === "number" && Number.isFinite(declaredSeconds) && declaredSeconds > 0;
+  const period = ok ? (declaredSeconds as number) * 1000 : HEARTBEAT_MS;
   return Math.max(floorMs, MISSED_HEARTBEATS * period);
 }
 

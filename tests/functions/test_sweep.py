@@ -7,7 +7,7 @@ import datetime as dt
 import flask
 import pytest
 
-from tfw_functions import config, sweep
+from tfw_functions import config, contract, sweep
 
 from .support import new_sid, now_utc
 
@@ -66,26 +66,100 @@ def test_threshold_is_configurable(fdb, seeded):
 def test_session_that_heartbeats_after_the_query_is_not_marked(fdb):
     beats = put(fdb, "running", 30 * MIN)
     finishes = put(fdb, "running", 30 * MIN)
+    slows = put(fdb, "running", 12 * MIN)
     stays = put(fdb, "running", 30 * MIN)
-    cutoff = sweep.stall_cutoff(now_utc(), 10)
-    found = sweep.find_stalled(fdb, cutoff)
-    assert sorted(s.id for s in found) == sorted([beats, finishes, stays])
-    # Between the query and the update, one writer heartbeats and another finishes.
+    now = now_utc()
+    found = sweep.find_stalled(fdb, sweep.stall_cutoff(now, 10))
+    assert sorted(s.id for s in found) == sorted([beats, finishes, slows, stays])
+    # Between the query and the update, one writer heartbeats, another finishes, a third
+    # declares the slow cadence (12 min < 3 x 5 min): the document each was judged by is gone.
     fdb.collection("sessions").document(beats).update({"heartbeat": now_utc()})
     fdb.collection("sessions").document(finishes).update({"status": "finished", "ended": now_utc()})
-    assert sweep.mark_all(fdb, found, cutoff) == [stays]
+    fdb.collection("sessions").document(slows).update({contract.HEARTBEAT_FIELD: 300})
+    assert sweep.mark_all(fdb, found, now, 10) == [stays]
     assert status_of(fdb, beats) == "running"
     assert status_of(fdb, finishes) == "finished"
+    assert status_of(fdb, slows) == "running"
     assert status_of(fdb, stays) == "stalled"
+    # The next sweep judges the slow one by its declared period: not stalled yet.
+    assert sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=10) == []
 
 
 def test_deleted_in_between_is_skipped(fdb):
     sid = put(fdb, "running", 30 * MIN)
-    cutoff = sweep.stall_cutoff(now_utc(), 10)
-    found = sweep.find_stalled(fdb, cutoff)
+    now = now_utc()
+    found = sweep.find_stalled(fdb, sweep.stall_cutoff(now, 10))
     fdb.collection("sessions").document(sid).delete()
-    assert sweep.mark_all(fdb, found, cutoff) == []
+    assert sweep.mark_all(fdb, found, now, 10) == []
     assert not fdb.collection("sessions").document(sid).get().exists
+
+
+def declaring(period):
+    """The extra fields of a session that declares a heartbeat period of `period` seconds."""
+    return {contract.HEARTBEAT_FIELD: period}
+
+
+def test_a_declared_slow_cadence_is_not_taken_for_a_dead_writer(fdb):
+    # Issue 18: unwatched, the writer heartbeats every 5 minutes and says so; stalled means
+    # MISSED_HEARTBEATS (3) of those missed, i.e. 15 minutes, not the configured 10.
+    assert contract.MISSED_HEARTBEATS * 300 == 15 * 60
+    sids = {
+        "slow_11": put(fdb, "running", 11 * MIN, **declaring(300)),
+        "slow_14": put(fdb, "running", 14 * MIN + dt.timedelta(seconds=30), **declaring(300)),
+        "slow_16": put(fdb, "running", 16 * MIN, **declaring(300)),
+        "slow_float_16": put(fdb, "running", 16 * MIN, **declaring(300.0)),
+        # 3 x 3 min = 9 min: the configured 10 minutes still win.
+        "heartbeat_180_9.5": put(fdb, "running", 9.5 * MIN, **declaring(180)),
+        "heartbeat_180_11": put(fdb, "running", 11 * MIN, **declaring(180)),
+        # Watched (10 s): today's 10 minutes.
+        "fast_11": put(fdb, "running", 11 * MIN, **declaring(10)),
+        "fast_9": put(fdb, "running", 9 * MIN, **declaring(10)),
+        # Without the field (documents of older writers): today's behaviour.
+        "none_11": put(fdb, "running", 11 * MIN),
+        "none_9": put(fdb, "running", 9 * MIN),
+        # Ended sessions stay as they are, whatever they declared.
+        "finished_slow_60": put(fdb, "finished", 60 * MIN, **declaring(300)),
+    }
+    marked = sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=10)
+    expected = {"slow_16", "slow_float_16", "heartbeat_180_11", "fast_11", "none_11"}
+    assert sorted(marked) == sorted(sids[name] for name in expected)
+    assert {name: status_of(fdb, sid) for name, sid in sids.items()} == {
+        name: "stalled" if name in expected else "finished" if name.startswith("finished")
+        else "running" for name in sids}
+
+
+def test_the_configured_minutes_stay_a_floor(fdb):
+    slow = put(fdb, "running", 16 * MIN, **declaring(300))
+    # 20 configured minutes > 15 declared: the configured threshold wins.
+    assert sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=20) == []
+    assert sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=10) == [slow]
+
+
+@pytest.mark.parametrize("value", ["300", True, False, 0, -300, None, [300], {"s": 300},
+                                   float("nan"), float("inf"), float("-inf")])
+def test_a_malformed_declared_period_counts_as_undeclared(fdb, value):
+    # Not a positive finite number of seconds: the default heartbeat, so the configured 10 min.
+    sid = put(fdb, "running", 11 * MIN, **declaring(value))
+    assert sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=10) == [sid]
+
+
+def test_a_huge_declared_period_does_not_break_the_sweep(fdb):
+    huge = put(fdb, "running", 11 * MIN, **declaring(1e300))
+    dead = put(fdb, "running", 11 * MIN)
+    assert sweep.sweep_stalled(fdb, now=now_utc(), stall_minutes=10) == [dead]
+    assert status_of(fdb, huge) == "running"
+
+
+@pytest.mark.parametrize("declared, silence_min, stalled", [
+    (None, 10.1, True), (None, 9.9, False), (300, 14.9, False), (300, 15.1, True),
+    (600, 29.9, False), (600, 30.1, True), (10, 10.1, True)])
+def test_is_stalled_judges_each_document_by_its_declared_period(declared, silence_min, stalled):
+    now = now_utc()
+    data = {"status": "running", "heartbeat": now - silence_min * MIN}
+    if declared is not None:
+        data[contract.HEARTBEAT_FIELD] = declared
+    assert sweep.is_stalled(data, now, 10) is stalled
+    assert sweep.is_stalled({**data, "status": "finished"}, now, 10) is False
 
 
 def test_limit_per_run(fdb):

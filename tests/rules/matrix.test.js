@@ -7,7 +7,9 @@ import {
   addDoc, collection, deleteDoc, doc, getDoc, getDocs, limit, query, serverTimestamp, setDoc,
   updateDoc, where, writeBatch,
 } from 'firebase/firestore';
-import { CALLERS, SID, TOKEN, UNKNOWN_SID, ownerSubId, seed, useTestEnv, viewerId } from './setup.js';
+import {
+  CALLERS, SID, TOKEN, UNKNOWN_SID, ownerSubId, presence, presencePath, seed, useTestEnv, viewerId,
+} from './setup.js';
 
 const env = useTestEnv();
 
@@ -139,6 +141,16 @@ const PATHS = {
     ops: docOps(`sessions/${SID}/counters/owners`),
     data: (key) => ({ n: 2, last: ownerSubId(key, NEW_TOKEN) }),
   },
+  // A dashboard's presence; the seeded one was written 31 s ago, so a refresh is due
+  // (presence.test.js: shapes, the 30 s throttle, the 10 min lease, a flood).
+  'presence/now': {
+    ops: docOps(presencePath(SID)),
+    data: () => presence(),
+  },
+  'presence/{other}': {
+    ops: docOps(`sessions/${SID}/presence/other`),
+    data: () => presence(),
+  },
   notified: {
     ops: docOps(`sessions/${SID}/notified/finished`),
     data: () => ({ at: serverTimestamp() }),
@@ -173,6 +185,8 @@ const EXPECTED = {
   'subscribers (owner)':   ['---',   '---',   '--+',   '---',   '---'],
   'counters/subscribers':  ['+++',   '---',   '---',   '---',   '---'],
   'counters/owners':       ['+++',   '---',   '---',   '---',   '---'],
+  'presence/now':          ['---',   '---',   '+++',   '+++',   '---'],
+  'presence/{other}':      ['---',   '---',   '---',   '---',   '---'],
   notified:                ['---',   '---',   '---',   '---',   '---'],
   'unknown collection':    ['---',   '---',   '---',   '---',   '---'],
   'unknown subcollection': ['---',   '---',   '---',   '---',   '---'],

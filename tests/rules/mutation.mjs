@@ -2,7 +2,8 @@
 // moved by one, an extra grant) must make at least one rules test fail. Run with
 //   PATH=../../.venv/bin:$PATH npm run mutation
 // (it starts the emulator). Each mutant runs the test files named for it in a project of its
-// own (TFW_RULES_PROJECT / TFW_RULES_PATH, read by setup.js), two at a time. Prints one line
+// own (TFW_RULES_PROJECT / TFW_RULES_PATH, read by setup.js), two at a time; TFW_MUTANTS=text
+// runs only the mutants whose name contains `text` (e.g. TFW_MUTANTS=presence). Prints one line
 // per mutant and exits non-zero when a mutant that should be killed survives. A mutant marked
 // `equivalent` changes nothing a request can observe; it is run and reported, not required.
 import { spawn } from 'node:child_process';
@@ -13,9 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RULES = readFileSync(resolve(HERE, '../../firestore.rules'), 'utf8');
-const ALL = ['matrix.test.js', 'stop.test.js', 'subscribers.test.js', 'queries.test.js'];
+const ALL = ['matrix.test.js', 'stop.test.js', 'subscribers.test.js', 'queries.test.js', 'presence.test.js'];
 const STOP = ['stop.test.js', 'matrix.test.js'];
 const SUBS = ['subscribers.test.js', 'matrix.test.js'];
+const PRES = ['presence.test.js', 'matrix.test.js'];
 
 // [name, text in firestore.rules (must occur exactly once), replacement, files, equivalent?];
 // the text may also be a list of [text, replacement] pairs, all applied.
@@ -65,6 +67,29 @@ const MUTANTS = [
   ['counter: listable', "allow get: if name in ['subscribers', 'owners'];", "allow read: if name in ['subscribers', 'owners'];", SUBS, "a list passes only if it can return nothing but the two counters, which get allows anyway (a plain list is still denied: tested)"],
   ['counter: any name readable', "allow get: if name in ['subscribers', 'owners'];", 'allow get: if true;', SUBS],
   ['counter: owners not writable', "allow create: if name in ['subscribers', 'owners'] && isCounterStep(sid, name, 0);", "allow create: if name == 'subscribers' && isCounterStep(sid, name, 0);", SUBS],
+  // Presence
+  ['presence: no hasOnly', "p.keys().hasOnly(['until', 'at'])", 'true', PRES],
+  ['presence: no hasAll', "p.keys().hasAll(['until', 'at'])", 'true', PRES, 'a missing field fails the type check that reads it'],
+  ['presence: at not type-checked', '&& p.at is timestamp\n', '\n', PRES, 'at == request.time implies a timestamp'],
+  ['presence: at not request.time', 'p.at == request.time', 'true', PRES],
+  ['presence: until not type-checked', '&& p.until is timestamp\n', '\n', PRES, 'comparing a non-timestamp with request.time is an error, which denies'],
+  ['presence: until may be past', 'p.until > request.time', 'true', PRES],
+  ['presence: until may be now', 'p.until > request.time', 'p.until >= request.time', PRES],
+  ['presence: no lease bound', '&& p.until <= request.time + presenceMaxLease()', '', PRES],
+  ['presence: lease 601 s', "return duration.value(600, 's');", "return duration.value(601, 's');", PRES],
+  ['presence: lease 599 s', "return duration.value(600, 's');", "return duration.value(599, 's');", PRES],
+  ['presence: no throttle', '&& request.time >= resource.data.at + presenceMinInterval()\n', '\n', PRES],
+  ['presence: throttle 29 s', "return duration.value(30, 's');", "return duration.value(29, 's');", PRES],
+  ['presence: throttle 31 s', "return duration.value(30, 's');", "return duration.value(31, 's');", PRES],
+  ['presence: throttle strict', 'request.time >= resource.data.at + presenceMinInterval()', 'request.time > resource.data.at + presenceMinInterval()', PRES, 'a refresh exactly 30 s to the microsecond after the stored at'],
+  ['presence: ended sessions watchable', "return status == 'running' || status == 'new';", 'return true;', PRES],
+  ['presence: new sessions not watchable', "return status == 'running' || status == 'new';", "return status == 'running';", PRES],
+  ['presence: status not checked', '&& p.until <= request.time + presenceMaxLease()\n          && isWatchable(sid);', '&& p.until <= request.time + presenceMaxLease();', PRES],
+  ['presence: any ID created', "allow create: if name == 'now' && isValidPresence(sid);", 'allow create: if isValidPresence(sid);', PRES],
+  ['presence: any ID updated', "allow update: if name == 'now'\n", 'allow update: if true\n', PRES],
+  ['presence: readable', "allow create: if name == 'now' && isValidPresence(sid);", "allow create: if name == 'now' && isValidPresence(sid);\n        allow read: if true;", PRES],
+  ['presence: deletable', "allow create: if name == 'now' && isValidPresence(sid);", "allow create: if name == 'now' && isValidPresence(sid);\n        allow delete: if true;", PRES],
+  ['presence: update without the shape', '&& request.time >= resource.data.at + presenceMinInterval()\n                      && isValidPresence(sid);', '&& request.time >= resource.data.at + presenceMinInterval();', PRES],
   // Older grants
   ['sessions: listable', 'allow get: if true;\n\n      // Per-epoch', 'allow read: if true;\n\n      // Per-epoch', ALL],
   ['epochs: writable', 'match /epochs/{n} {\n        allow get, list: if true;', 'match /epochs/{n} {\n        allow get, list, write: if true;', ALL],
@@ -83,6 +108,7 @@ function run(files, env) {
 
 const dir = mkdtempSync(join(tmpdir(), 'tfw-mutants-'));
 const results = [];
+const ONLY = process.env.TFW_MUTANTS || '';
 let index = 0;
 
 async function worker() {
@@ -90,6 +116,7 @@ async function worker() {
     const i = index++;
     if (i >= MUTANTS.length) return;
     const [name, from, to, files, equivalent] = MUTANTS[i];
+    if (ONLY && !name.includes(ONLY)) continue;
     const pairs = Array.isArray(from) ? from : [[from, to]];
     let mutated = RULES;
     const counts = pairs.map(([f]) => RULES.split(f).length - 1);
@@ -120,6 +147,9 @@ if (baseline.code !== 0) {
   process.exit(1);
 }
 await Promise.all([worker(), worker()]);
+const ran = results.filter(Boolean);
+results.length = 0;
+results.push(...ran);
 const killed = results.filter((r) => r.killed).length;
 const survivors = results.filter((r) => r.bad);
 console.log(`\n${results.length} mutants: ${killed} killed, ${results.length - killed} survived `

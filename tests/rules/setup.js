@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initializeTestEnvironment } from '@firebase/rules-unit-testing';
-import { doc, serverTimestamp, setLogLevel, writeBatch } from 'firebase/firestore';
+import { Timestamp, doc, serverTimestamp, setLogLevel, writeBatch } from 'firebase/firestore';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, '../..');
@@ -32,6 +32,20 @@ export const GUESSED_KEY = 'guessed-guessed-guessed-guessed!';
 export const MAX_VIEWERS = 20;
 // The most owner subscriptions a session takes (maxOwners() in firestore.rules).
 export const MAX_OWNERS = 20;
+// The presence rules (presenceMaxLease(), presenceMinInterval() in firestore.rules; the
+// contract's attention.presence_max_lease_seconds and presence_min_interval_seconds).
+export const PRESENCE_MAX_LEASE_MS = 600_000;
+export const PRESENCE_MIN_INTERVAL_MS = 30_000;
+export const presencePath = (sid = SID) => `sessions/${sid}/presence/now`;
+/** A presence as the dashboard writes it: `until` the client's now + `leaseMs`. */
+export const presence = (leaseMs = 120_000) => (
+  { until: Timestamp.fromMillis(Date.now() + leaseMs), at: serverTimestamp() });
+/** A presence as a dashboard wrote it `ageMs` ago (seeded with the rules disabled). */
+export const pastPresence = (ageMs, leaseMs = 120_000) => {
+  const at = Date.now() - ageMs;
+  return { until: Timestamp.fromMillis(at + leaseMs), at: Timestamp.fromMillis(at) };
+};
+
 // FCM registration tokens look like this: [A-Za-z0-9_:-], ~160 characters.
 export const TOKEN = 'fcm-token-of-someone:APA91bH' + 'x'.repeat(130);
 export const sha256hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -122,6 +136,11 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
     },
     [`sessions/${sid}/counters/owners`]: { n: 1, last: ownerSubId(key, TOKEN) },
     [`sessions/${sid}/notified/finished`]: { at: serverTimestamp() },
+    // A viewer's presence, written a little over the minimum interval ago: the next
+    // refresh is due.
+    [presencePath(sid)]: pastPresence(PRESENCE_MIN_INTERVAL_MS + 1_000),
+    // Another document ID under presence/ (no browser can create one): nobody may touch it.
+    [`sessions/${sid}/presence/other`]: pastPresence(PRESENCE_MIN_INTERVAL_MS + 1_000),
   };
 }
 

@@ -46,7 +46,9 @@ ATTENTION: dict = dict(CONTRACT["attention"])  # presence lease and cadences (do
 
 def stall_after(declared_period: float | None, floor: float = STALL_SHOWN_AFTER) -> float:
     """Seconds of silence after which a running session counts as stalled."""
-    period = declared_period if isinstance(declared_period, (int, float)) and declared_period > 0 else HEARTBEAT_SECONDS
+    ok = (isinstance(declared_period, (int, float)) and not isinstance(declared_period, bool)
+          and 0 < declared_period < float("inf"))
+    period = declared_period if ok else HEARTBEAT_SECONDS
     return max(floor, MISSED_HEARTBEATS * period)
 
 _FIELD = re.compile(r"\{(\w+)(?::0(\d+))?\}")

@@ -198,12 +198,17 @@ def view_model(snap: dict, now: float | None = None) -> dict:
     updates += [e.get("time") for e in snap["epochs"]]
     updates = [u for u in updates if isinstance(u, (int, float))]
     last_update = max(updates) if updates else None
+    age = None if last_update is None else max(0.0, now - last_update)
+    # "Stalled" is judged against the heartbeat period the session declares (slow while nobody
+    # watches, or the run's own heartbeat=), never sooner than the contract's shown-after time.
+    stall_after = contract.stall_after(session.get(contract.HEARTBEAT_FIELD))
     evaluations = [(e.get("kind"), e.get("epoch"), dict(zip(e.get("names") or [], e.get("values") or [])))
                    for e in other_epochs[-3:]]
     return {"sid": snap.get("sid", ""), "name": session.get("name") or "", "status": status,
             "mode": session.get("mode"), "plan": plan, "epoch": epoch, "batch": batch,
             "step": progress.get("step") or 0, "fraction": fraction, "eta": eta,
-            "last_update": last_update, "age": None if last_update is None else max(0.0, now - last_update),
+            "last_update": last_update, "age": age, "stall_after": stall_after,
+            "stalled": status == "running" and age is not None and age > stall_after,
             "rows": rows, "error": session.get("error"), "evaluations": evaluations,
             "call": running_call,
             "reads": snap.get("reads", 0), "points": len(steps), "batch_kind": snap.get("kind"),
@@ -229,7 +234,7 @@ def render(model: dict, width: int = 80):
         line.append(f" ({model['mode']})")
     if model["age"] is not None:
         line.append(f"   Last update: {fmt_duration(model['age'])} ago")
-        if status == "running" and model["age"] > contract.STALL_SHOWN_AFTER:
+        if model["stalled"]:
             line.append("  (no news: stalled?)", style="yellow")
     parts = [head, line]
     plan = model["plan"] or {}
