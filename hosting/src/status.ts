@@ -1,6 +1,6 @@
 /** Session status, progress, ETA and time formatting. Pure functions: `now` is passed in. */
 
-import { ENDED_STATUSES, SCHEMA, STALL_SHOWN_AFTER_MS } from "./contract";
+import { ENDED_STATUSES, HEARTBEAT_FIELD, SCHEMA, STALL_SHOWN_AFTER_MS, stallAfterMs } from "./contract";
 import { LEGACY_SCHEMA, runKind, type RunKind } from "./kinds";
 import { visibleLines, visibleText } from "./visible";
 export { LEGACY_SCHEMA, SYSTEM_KIND, runKind, type RunKind } from "./kinds";
@@ -50,6 +50,8 @@ export interface SessionInfo {
   config: ConfigEntry[];
   /** Which run of the session is (or was last) in progress; null from older writers. */
   run: number | null;
+  /** The heartbeat period (s) the writer declares (`heartbeat_every`); null from older writers. */
+  heartbeatEvery?: number | null;
 }
 
 export interface ConfigEntry {
@@ -92,6 +94,7 @@ export function parseSession(d: Record<string, unknown>): SessionInfo {
     name: visibleText(str(d.name)),
     createdMs: toMs(d.created),
     heartbeatMs: toMs(d.heartbeat),
+    heartbeatEvery: int(d[HEARTBEAT_FIELD]),
     endedMs: toMs(d.ended),
     plan: { epochs: int(plan.epochs), steps: int(plan.steps), firstEpoch: int(plan.first_epoch) },
     progress:
@@ -162,6 +165,13 @@ export function lastActivityMs(
 }
 
 /** What to show: the stored status, or "stalled" when a running session has gone quiet. */
+/** How long a running session may be silent before it is shown stalled: 3 of its declared
+ * heartbeat periods, never less than the contract's floor (a run with heartbeat=180 is not
+ * "stalled" between heartbeats). */
+export function stallThresholdMs(info: Pick<SessionInfo, "heartbeatEvery">): number {
+  return stallAfterMs(info.heartbeatEvery);
+}
+
 export function effectiveStatus(
   stored: string,
   lastActivity: number | null,

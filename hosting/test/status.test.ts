@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   STALL_MS,
+  stallThresholdMs,
   effectiveStatus,
   estimateEta,
   formatAge,
@@ -249,5 +250,22 @@ describe("a second fit on the same callback (plan.first_epoch)", () => {
   it("an older document without first_epoch counts from epoch 1", () => {
     const info = parseSession({ status: "running", mode: "fit", plan: { epochs: 4, steps: 10 }, progress: { epoch: 2, batch: 10, step: 20 } });
     expect(liveProgress(info, null, null).fraction).toBeCloseTo(0.5);
+  });
+});
+
+describe("stalled is judged against the declared heartbeat (issue 18)", () => {
+  const now = 1_800_000_000_000;
+  it("heartbeat_every 180: quiet between heartbeats is not stalled, 3 missed periods are", () => {
+    const info = parseSession({ status: "running", heartbeat_every: 180 });
+    expect(info.heartbeatEvery).toBe(180);
+    expect(effectiveStatus("running", now - 200_000, now, stallThresholdMs(info))).toBe("running");
+    expect(effectiveStatus("running", now - 530_000, now, stallThresholdMs(info))).toBe("running");
+    expect(effectiveStatus("running", now - 541_000, now, stallThresholdMs(info))).toBe("stalled");
+  });
+  it("no or a malformed declaration keeps the old threshold", () => {
+    for (const d of [{}, { heartbeat_every: "x" }, { heartbeat_every: -1 }, { heartbeat_every: true }]) {
+      const info = parseSession({ status: "running", ...d });
+      expect(stallThresholdMs(info)).toBe(STALL_MS);
+    }
   });
 });

@@ -22,7 +22,7 @@ import type { Table } from "../series";
 import { displaySid } from "../sid";
 import { visibleText } from "../visible";
 import { sessionPath } from "../router";
-import { STATUS_LABEL, effectiveStatus, lastActivityMs, parseSession, type SessionInfo } from "../status";
+import { STATUS_LABEL, effectiveStatus, lastActivityMs, parseSession, stallThresholdMs, type SessionInfo } from "../status";
 import {
   MAX_COMPARE,
   RUN_COLORS,
@@ -195,7 +195,7 @@ export function mountCompare(root: HTMLElement, navigate: (path: string, replace
       return v && v.length ? v[v.length - 1] : null;
     };
     const last = lastActivityMs(info.heartbeatMs, lastTime(r.epochs), lastTime(d.batches.kinds.get("train")?.table));
-    const st = effectiveStatus(info.status, last, Date.now());
+    const st = effectiveStatus(info.status, last, Date.now(), stallThresholdMs(info));
     return { state: "ok", label: STATUS_LABEL[st], name: info.name, info };
   }
 

@@ -10,6 +10,7 @@ import {
   STATUS_LABEL,
   SYSTEM_KIND,
   effectiveStatus,
+  stallThresholdMs,
   estimateEta,
   formatAge,
   formatDuration,
@@ -95,7 +96,7 @@ export function currentStatus(
     if (v != null && (lastBatch == null || v > lastBatch)) lastBatch = v;
   }
   const last = lastActivityMs(info.heartbeatMs, lastEpoch, lastBatch);
-  return { status: effectiveStatus(info.status, last, now), last };
+  return { status: effectiveStatus(info.status, last, now, stallThresholdMs(info)), last };
 }
 
 /** What the status card needs of the epoch documents (worked out once per change of them). */
