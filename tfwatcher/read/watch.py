@@ -287,7 +287,7 @@ def _loop(listener: SessionListener, console, err, sid: str, once: bool,
     from rich.live import Live
 
     if once:
-        console.print(render(_frame(listener, sid), console.width))
+        console.print(render(_frame(listener, sid), console.width, live=False))
         return 0
     started = time.monotonic()
     ended_at = None
@@ -340,7 +340,7 @@ def _loop(listener: SessionListener, console, err, sid: str, once: bool,
             live = None
         console.print("Stopped watching (the run itself goes on).", style="dim")
         return 0
-    final = render(_frame(listener, sid), console.width)
+    final = render(_frame(listener, sid), console.width, live=False)  # the run ended: no Ctrl+C
     if live is not None:
         live.update(final)
         live.stop()

@@ -22,6 +22,7 @@ EPOCH_WINDOW = 120        # newest epoch records listened to
 SPARK_WIDTH = 40
 BAR_WIDTH = 50
 MAX_METRICS = 8
+NAME_WIDTH = 24          # metric names longer than this are cut in the middle
 STATUS_STYLE = {"running": "bold green", "finished": "bold blue", "crashed": "bold red",
                 "stopped": "bold yellow", "stalled": "bold magenta", "new": "dim"}
 # Modes that are calls (evaluate, predict), not training: they show their own batches.
@@ -77,6 +78,17 @@ def main_metrics(names, limit: int = MAX_METRICS) -> list[str]:
     for name in names:
         add(name)
     return order[:limit]
+
+
+def shorten_middle(name: str, width: int) -> str:
+    """`name` in at most `width` characters, cut in the middle so that both ends stay:
+    `customer_churn_probability_val` -> `customer_chu…ability_val` (names that differ only at
+    the end stay apart, which a cut at the end loses)."""
+    if len(name) <= width or width < 5:
+        return name
+    tail = (width - 1) // 2 + (width - 1) % 2
+    head = width - 1 - tail
+    return f"{name[:head]}…{name[-tail:]}"
 
 
 def fmt_value(v) -> str:
@@ -160,7 +172,14 @@ def view_model(snap: dict, now: float | None = None) -> dict:
     # progress and ETA
     epochs_plan, steps_plan = plan.get("epochs"), plan.get("steps")
     epoch, batch = progress.get("epoch") or 0, progress.get("batch") or 0
+    step = progress.get("step") or 0
     done_epochs = max([e.get("epoch") or 0 for e in train_epochs] + [0])
+    # The session document's progress comes with its heartbeat (every 10 s or slower); the
+    # batch points and epoch records come sooner: progress is the newest of them all.
+    if snap.get("kind") == "train" and steps and isinstance(steps[-1], int) and steps[-1] > step:
+        epoch, batch, step = calls[-1] or epoch, batch_numbers[-1] or batch, steps[-1]
+    if done_epochs > epoch:
+        epoch, batch = done_epochs, steps_plan or batch
     fraction = None
     total = done = None
     if epochs_plan and steps_plan:
@@ -206,7 +225,7 @@ def view_model(snap: dict, now: float | None = None) -> dict:
                    for e in other_epochs[-3:]]
     return {"sid": snap.get("sid", ""), "name": session.get("name") or "", "status": status,
             "mode": session.get("mode"), "plan": plan, "epoch": epoch, "batch": batch,
-            "step": progress.get("step") or 0, "fraction": fraction, "eta": eta,
+            "step": step, "fraction": fraction, "eta": eta,
             "last_update": last_update, "age": age, "stall_after": stall_after,
             "stalled": status == "running" and age is not None and age > stall_after,
             "rows": rows, "error": session.get("error"), "evaluations": evaluations,
@@ -215,8 +234,9 @@ def view_model(snap: dict, now: float | None = None) -> dict:
             "epochs_seen": len(train_epochs)}
 
 
-def render(model: dict, width: int = 80):
-    """A rich renderable of one frame, `width` columns wide."""
+def render(model: dict, width: int = 80, live: bool = True):
+    """A rich renderable of one frame, `width` columns wide (`live`: a frame that updates,
+    which can be left with Ctrl+C; `--once` prints a single frame)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -271,9 +291,9 @@ def render(model: dict, width: int = 80):
         parts.append(Text(f"Error: {err.get('type', '')}: {str(err.get('message', ''))[:300]}",
                           style="red"))
     if model["rows"]:
-        names = [row["name"] for row in model["rows"]]
+        name_w = min(NAME_WIDTH, max(6, *(len(row["name"]) for row in model["rows"])))
+        names = [shorten_middle(row["name"], name_w) for row in model["rows"]]
         lasts = [fmt_value(row["last"]) for row in model["rows"]]
-        name_w = min(24, max(6, *map(len, names)))
         last_w = max(4, *map(len, lasts))
         kind = model["batch_kind"] or "train"
         seen = model["epochs_seen"]
@@ -288,8 +308,8 @@ def render(model: dict, width: int = 80):
         table.add_column("last", justify="right", no_wrap=True, min_width=last_w)
         table.add_column(batch_head, no_wrap=True, min_width=min(batch_w, len(batch_head)))
         table.add_column(epoch_head, no_wrap=True, min_width=epoch_w)
-        for row, last in zip(model["rows"], lasts):
-            table.add_row(row["name"], last, sparkline(row["batch_values"], batch_w),
+        for row, name, last in zip(model["rows"], names, lasts):
+            table.add_row(name, last, sparkline(row["batch_values"], batch_w),
                           sparkline(row["epoch_values"], epoch_w))
         parts.append(table)
     else:
@@ -297,7 +317,8 @@ def render(model: dict, width: int = 80):
     for kind, n, values in model["evaluations"]:
         shown = ", ".join(f"{k} {fmt_value(v)}" for k, v in list(values.items())[:6])
         parts.append(Text(f"{kind} #{n}: {shown}"))
-    parts.append(Text(f"{model['reads']} document reads so far · Ctrl+C to leave", style="dim"))
+    parts.append(Text(f"{model['reads']} document reads so far" + (" · Ctrl+C to leave" if live else ""),
+                      style="dim"))
     return Group(*parts)
 
 
@@ -310,5 +331,5 @@ def status_line(model: dict) -> str:
     if model["eta"] is not None:
         bits.append(f"ETA {fmt_duration(model['eta'])}")
     for row in model["rows"][:4]:
-        bits.append(f"{row['name']}={fmt_value(row['last'])}")
+        bits.append(f"{shorten_middle(row['name'], NAME_WIDTH)}={fmt_value(row['last'])}")
     return "  ".join(bits)
