@@ -3,9 +3,10 @@ permanent, and one message that names the fix for the environment the user is in
 
 A permanent error stops sending (retrying cannot help) and switches the writer to the spool;
 anything else (no network, a slow or overloaded server) is retried. A request over a size
-limit is neither (`is_too_large`): the writer splits it. `classify` says which. Credentials that cannot
-be found, read or refreshed are permanent; a token refresh that failed for lack of network
-is not.
+limit is neither (`is_too_large`): the writer splits it. A used-up quota (`is_quota`: the free
+plan's daily writes) is retried too, but gently, until it resets at midnight Pacific
+(`quota_message` says so). `classify` says which. Credentials that cannot be found, read or
+refreshed are permanent; a token refresh that failed for lack of network is not.
 """
 
 from __future__ import annotations
@@ -85,14 +86,25 @@ def is_too_large(err: BaseException) -> bool:
     return ("exceeds" in text and ("size" in text or "limit" in text)) or "too big" in text
 
 
+def is_quota(err: BaseException) -> bool:
+    """RESOURCE_EXHAUSTED for a quota ("Quota exceeded."): on the free Spark plan, the day's
+    writes are used up and every write fails until midnight Pacific. (The emulator's
+    RESOURCE_EXHAUSTED for an oversized message is `is_too_large`, tested first.)"""
+    from google.api_core import exceptions as gexc
+
+    return isinstance(err, gexc.ResourceExhausted) and "quota" in str(err).lower()
+
+
 def classify(err: BaseException) -> str:
     """What an error means for the writer: `too_large` (split the commit; one document alone:
-    make it smaller), `permanent` (stop sending, spool), `transient` (retry with backoff),
-    or `other` (a bug: retry later)."""
+    make it smaller), `permanent` (stop sending, spool), `quota` (keep everything, probe
+    gently until it resets), `transient` (retry with backoff), or `other` (a bug: retry later)."""
     if is_too_large(err):
         return "too_large"
     if is_permanent(err):
         return "permanent"
+    if is_quota(err):
+        return "quota"
     if is_transient(err):
         return "transient"
     return "other"
@@ -170,3 +182,39 @@ def is_transient(err: BaseException) -> bool:
     return isinstance(err, (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
                             gexc.Aborted, gexc.ResourceExhausted, gexc.Unknown, gexc.RetryError,
                             TransportError, TimeoutError, ConnectionError))
+
+
+# The free (Spark) plan's daily quotas reset at midnight Pacific time (Firebase's pricing page).
+QUOTA_TIMEZONE = "America/Los_Angeles"
+
+
+def until_quota_reset(now: float | None = None) -> float:
+    """Seconds from `now` (time.time(); default now) to the next midnight Pacific time."""
+    import datetime as dt
+    import time
+
+    now = time.time() if now is None else now
+    try:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(QUOTA_TIMEZONE)
+    except Exception:  # no time zone database here: Pacific standard time (a DST day is 1 h off)
+        tz = dt.timezone(dt.timedelta(hours=-8))
+    local = dt.datetime.fromtimestamp(now, tz)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    return max(0.0, midnight.timestamp() - now)
+
+
+def quota_message(spool_path, now: float | None = None) -> str:
+    """The one message for a used-up write quota: which quota, when it resets, that nothing is
+    lost and where it is kept, and how to avoid it."""
+    left = until_quota_reset(now)
+    hours, minutes = int(left // 3600), int(left % 3600 // 60)
+    return (f"Firestore refused the writes: the project's daily quota of document writes is used "
+            f"up (on the free Spark plan, 20,000 writes a day). It resets at midnight Pacific "
+            f"time, in {hours} h {minutes:02d} min. Nothing is lost: training goes on, what this "
+            f"run logs is kept (in memory, and beyond that in {spool_path}), writes are tried "
+            f"again every few minutes, and everything is sent, in order, by itself once they are "
+            f"accepted. To make the free quota last: log less often (a larger `interval=`, e.g. "
+            f"`interval=10`), keep fewer dashboards open on it, or move the project to the "
+            f"Blaze (pay-as-you-go) plan.")

@@ -22,17 +22,18 @@ def flush_sessions(sessions) -> None:
             session.finish("crashed" if getattr(sys, "last_value", None) else "stopped")
         if not writer.disabled and writer.flush(max(0.1, deadline - time.monotonic())):
             continue
+        why = writer.cause()  # read before the spool: it names what kept the data back
         writer.spool(final=True)
-        if not writer.disabled and not writer.pending() and not writer.spool_path:
+        if not writer.disabled and not writer.pending() and not writer.left_in_spool[0]:
             continue  # all sent after all (flush said False for thinning: warned already)
-        _report(session, writer)
+        _report(session, writer, why)
 
 
-def _report(session, writer) -> None:
-    why = (writer.reason or "Firestore could not be reached in time.").rstrip()
+def _report(session, writer, why: str) -> None:
+    why = why.rstrip()
     why += "" if why.endswith(".") else "."
     if writer.spool_path and writer.spool_path.exists():
-        points, docs = writer.stats["spooled_points"], writer.stats["spooled_docs"]
+        docs, points = writer.left_in_spool
         print(f"tfwatcher: session {session.id} was NOT fully sent: {why} {points} batch "
               f"points ({docs} documents) are saved in {writer.spool_path}; upload them "
               f"with `tfwatcher sync`.", file=sys.stderr)

@@ -59,6 +59,8 @@ class Buffer:
         self.session_urgent = False
         self.taken: list = []                    # the writes in flight, not committed yet
         self.taken_spooled = False               # ... and a final spool saved them meanwhile
+        self.spilled = 0                         # closed chunks in the spool file, not uploaded yet
+        self.spilled_points = 0                  # ... and their points (tfwatcher.record.spill)
 
     # ----- hooks (training thread), lock held ---------------------------------------------
 
@@ -94,13 +96,20 @@ class Buffer:
                 self.closed[chunk.doc_id] = chunk.to_doc()
             del self.open[kind]
 
+    def close_full_locked(self) -> None:
+        """Close the open chunks that a send would close (CHUNK_POINTS or CHUNK_BYTES)."""
+        for kind, chunk in list(self.open.items()):
+            if chunk.full():
+                self.closed[chunk.doc_id] = chunk.to_doc()
+                del self.open[kind]
+
     # ----- counts -------------------------------------------------------------------------
 
     def pending_locked(self) -> int:
         """Documents neither committed nor spooled yet (including those in flight)."""
         return (len(self.first) * bool(self.closed or self.epochs or self.open
-                                       or self.session or self.taken)
-                + len(self.closed) + len(self.epochs) + len(self.derived_docs) + self.table.dirty
+                                       or self.session or self.taken or self.spilled)
+                + len(self.closed) + self.spilled + len(self.epochs) + len(self.derived_docs) + self.table.dirty
                 + sum(s.changed for s in self.summaries.values())
                 + sum(c.dirty for c in self.open.values())
                 + (1 if self.session or self.session_urgent else 0) + len(self.taken))
@@ -113,19 +122,24 @@ class Buffer:
     # ----- the writer thread, lock held ---------------------------------------------------
 
     def take_locked(self, now: float, interval: float, closing: bool, heartbeat_on: bool,
-                    due: bool, live_wanted: bool, live: dict) -> list[Write]:
+                    due: bool, live_wanted: bool, live: dict, hold_closed: bool = False) -> list[Write]:
         """Pending writes, oldest kinds first, the session document last; they become the
         writes in flight (`taken`). `live` are the session's live fields, read (without the
-        lock) if `live_wanted`; `due` says a heartbeat is due."""
+        lock) if `live_wanted`; `due` says a heartbeat is due. `hold_closed`: the spool file
+        still has older chunks to upload, so closed chunks stay (to follow them there)."""
         writes: list[Write] = []
         for path, (doc, merge) in self.first.items():
             writes.append(("first", path, doc, merge))
         self.first = {}
-        for doc_id, doc in self.closed.items():
-            writes.append(("closed", doc_path(self.sid, "batches", doc_id), doc, False))
-        self.closed = {}
+        if not hold_closed:
+            for doc_id, doc in self.closed.items():
+                writes.append(("closed", doc_path(self.sid, "batches", doc_id), doc, False))
+            self.closed = {}
         force = self.force_derived or closing or self.session_urgent
         for kind, chunk in list(self.open.items()):
+            if hold_closed and chunk.full():  # closed now, sent after the older ones
+                self.close_full_locked()
+                continue
             # An open chunk goes at most once an interval (an epoch wakes the thread early).
             if chunk.dirty and (force or chunk.full() or now - chunk.sent_at >= 0.9 * interval):
                 chunk.dirty = False

@@ -9,7 +9,8 @@ import platform
 import sys
 import time
 
-from tfwatcher.base.contract import COLLECTIONS, DOCUMENTS, EPOCH_SCHEMA, SCHEMA, epoch_id, session_path
+from tfwatcher.base.contract import (COLLECTIONS, DOCUMENTS, EPOCH_SCHEMA, HEARTBEAT_FIELD, SCHEMA,
+                                     epoch_id, session_path)
 from tfwatcher.version import __version__
 
 # The epoch documents' own "schema" field: they never changed when sessions went to schema 2
@@ -43,10 +44,16 @@ def initial_fields(run_name: str, plan: dict, progress: dict, config: list | Non
     return doc
 
 
-def start_fields(mode: str, plan: dict, run: int) -> dict:
-    """The update that marks run number `run` running."""
+def start_fields(mode: str, plan: dict, run: int, heartbeat: float) -> dict:
+    """The update that marks run number `run` running, declaring its heartbeat period (seconds:
+    readers judge "stalled" against it, tfwatcher.base.contract.stall_after)."""
     return {"status": "running", "mode": mode, "plan": dict(plan), "run": run,
-            "ended": None, "error": None}
+            "ended": None, "error": None, **heartbeat_fields(heartbeat)}
+
+
+def heartbeat_fields(heartbeat: float) -> dict:
+    """The session document's declared heartbeat period, in seconds."""
+    return {HEARTBEAT_FIELD: float(heartbeat)}
 
 
 def end_fields(status: str, error: BaseException | None, ended) -> dict:

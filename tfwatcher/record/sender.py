@@ -10,7 +10,11 @@ Errors: every write taken for a round is committed or put back, whatever fails (
 client, encoding, a commit; a BaseException too, before it goes on up). `classify` in
 tfwatcher.base.access says what an error means: a commit too large is split in halves
 (tfwatcher.record.commit), a transient error retried with capped exponential backoff and
-jitter, a permanent one hands over to the spool (`_go_offline`).
+jitter, a used-up quota probed gently (backoff up to `Writer.quota_probe_cap`, five minutes)
+and said once, a permanent one hands over to the spool (`_go_offline`). Whatever the cause, a
+round first moves closed chunks to the spool file when more than the memory bound wait
+(tfwatcher.record.spill), and, once writes are accepted, uploads that file's rows in order
+before its own send.
 
 Locks: the writer's lock (`Buffer.lock`) only around reading and changing state; the client,
 the listener, the sampler and the session's `session_fields` are all called without it.
@@ -23,15 +27,13 @@ import random
 import threading
 import time
 
-from tfwatcher.base.access import classify
+from tfwatcher.base.access import classify, quota_message
 from tfwatcher.record import commit, spool
 from tfwatcher.record.buffer import Write
-from tfwatcher.record.chunk import thin_chunk
+from tfwatcher.record.spill import MAX_BUFFERED_POINTS, Spill  # noqa: F401 (re-exported)
 from tfwatcher.record.spool import short
 
 log = logging.getLogger("tfwatcher")
-
-MAX_BUFFERED_POINTS = 100_000  # batch points held while Firestore is unreachable; then thinning
 
 
 class Connection:
@@ -62,6 +64,8 @@ class Sender:
         self.writer = writer
         self.failures = 0
         self.retry_at = 0.0
+        self.quota = False             # the last refusal was a used-up quota
+        self.spill = Spill(writer)
         self.last_heartbeat = 0.0
         self.sampler = None            # system metrics (Session), see Writer.set_sampler
         self.sample_every = 10.0
@@ -114,12 +118,17 @@ class Sender:
             if w.disabled:
                 w.spool(final=w._closing)
                 return
-            self._bound_memory()
+            self.spill.spill(self.cause())
             if now >= self.retry_at:
                 self._send(now, conn)
         except Exception as err:  # a bug of ours: keep the data, warn, try again later
             w._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
             self._failed()
+
+    def cause(self) -> str:
+        """Why data waits: `quota` (refused for quota), `outage` (the last send failed) or
+        `backlog` (sends succeed, but slower than points arrive)."""
+        return "quota" if self.quota else "outage" if self.failures else "backlog"
 
     def _failed(self) -> None:
         with self.writer._buffer.lock:
@@ -127,7 +136,11 @@ class Sender:
             self.retry_at = time.monotonic() + self._backoff()
 
     def _backoff(self) -> float:
-        base = min(self.writer.backoff_cap, 0.5 * 2 ** min(self.failures, 10))
+        w = self.writer
+        if self.quota:  # a probe a few minutes apart: refused writes are not billed, but quiet
+            base = min(w.quota_probe_cap, 2.0 ** min(self.failures, 10))
+        else:
+            base = min(w.backoff_cap, 0.5 * 2 ** min(self.failures, 10))
         return base * random.uniform(0.5, 1.0)
 
     def _sample(self, now: float) -> None:
@@ -145,39 +158,9 @@ class Sender:
                 if self.sampler is sampler:
                     self.sampler = None
 
-    def _bound_memory(self) -> None:
-        """Thin the oldest waiting chunks while more than MAX_BUFFERED_POINTS wait.
-
-        Only while Firestore is unreachable for long (after a permanent error everything goes
-        to the spool instead). A thinned chunk keeps, per window of THIN_WINDOW points, the
-        points where its first metric is lowest and highest and the window's last point:
-        real points with their own steps, so spikes and the trend survive. Epochs are never
-        thinned or dropped.
-        """
-        w = self.writer
-        buf = w._buffer
-        total = w.buffered_points()
-        if total <= MAX_BUFFERED_POINTS:
-            return
-        with buf.lock:
-            oldest = sorted(buf.closed.items(), key=lambda item: item[1]["index"])
-        for doc_id, doc in oldest:
-            if total <= MAX_BUFFERED_POINTS * 0.7:
-                break
-            thinned = thin_chunk(doc)  # outside the lock: hooks never wait for this
-            with buf.lock:
-                if buf.closed.get(doc_id) is doc:
-                    buf.closed[doc_id] = thinned
-                    total -= doc["n"] - thinned["n"]
-                    w.stats["thinned"] += doc["n"] - thinned["n"]
-        w._warn_once("thinned", f"tfwatcher: more than {MAX_BUFFERED_POINTS:,} batch points are "
-                                "waiting to be sent (Firestore is unreachable, or cannot keep up "
-                                "with this rate); older ones are being thinned (min, max and last "
-                                "kept per window) to bound memory. Epoch records are all kept.")
-
     # ----- one send -------------------------------------------------------------------------
 
-    def _take(self, now: float) -> list[Write]:
+    def _take(self, now: float, hold_closed: bool = False) -> list[Write]:
         w = self.writer
         buf = w._buffer
         with buf.lock:
@@ -187,12 +170,18 @@ class Sender:
         live = w._session_fields() if live_wanted else {}
         with buf.lock:
             return buf.take_locked(now, w.interval, w._closing, w._heartbeat_on, due,
-                                   live_wanted, live)
+                                   live_wanted, live, hold_closed)
 
     def _send(self, now: float, conn: Connection) -> None:
         w = self.writer
         buf = w._buffer
-        writes = self._take(now)
+        try:
+            # What was spilled goes first, in order; closed chunks wait behind it.
+            caught_up = self.spill.upload(self, conn)
+        except Exception as err:
+            self._refused(err)
+            return
+        writes = self._take(now, hold_closed=not caught_up)
         if not writes:
             if conn.client is not None:
                 self._sync_listener(conn)
@@ -203,16 +192,17 @@ class Sender:
                 conn.client = w._client_factory()
             self._sync_listener(conn)
             client = conn.client
-            for writes_group in commit.group(writes, self._fit):
+            groups = commit.group(writes, self._fit)
+            if self.failures and len(groups[0]) > 1:  # after a refusal, probe with one write
+                groups[:1] = [groups[0][:1], groups[0][1:]]
+            for writes_group in groups:
                 for part in commit.fitting(lambda g: self._commit(client, g), writes_group,
                                            self._split, self._smaller):
                     committed += part
                     with buf.lock:
                         buf.committed_locked(writes, committed)
-            if self.failures:
-                log.info("tfwatcher: connection back; sent the backlog")
+            self.accepted()
             with buf.lock:
-                self.failures = 0
                 if any(wr[0] == "session" for wr in writes):
                     self.last_heartbeat = now
         except BaseException as err:
@@ -221,11 +211,30 @@ class Sender:
                 buf.failed_locked(writes, committed)
             if not isinstance(err, Exception):
                 raise
-            w.stats["errors"] += 1
-            if classify(err) == "permanent":
-                self._go_offline(err)
-                return
-            self._failed()
+            self._refused(err)
+
+    def accepted(self) -> None:
+        """A commit went through: the outage, or the quota, is over."""
+        if self.failures:
+            log.info("tfwatcher: Firestore takes writes again; sending what waited")
+        with self.writer._buffer.lock:
+            self.failures = 0
+            self.quota = False
+
+    def _refused(self, err: Exception) -> None:
+        """A send failed (nothing of it lost): name the cause once, and wait before the next."""
+        w = self.writer
+        w.stats["errors"] += 1
+        kind = classify(err)
+        if kind == "permanent":
+            self._go_offline(err)
+            return
+        with w._buffer.lock:
+            self.quota = kind == "quota"
+        self._failed()
+        if self.quota:
+            w._warn_once("quota", f"tfwatcher: {quota_message(self.spill.where())}")
+        else:
             w._warn_once("transient", f"tfwatcher: cannot reach Firestore ({type(err).__name__}: "
                                       f"{short(err)}); keeping the data and retrying in the "
                                       f"background")

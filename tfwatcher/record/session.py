@@ -231,7 +231,8 @@ class Session:
                 set_sampler(system.sampler_for(self) if self.system_metrics else None,
                             every=SYSTEM_EVERY)
             self.writer.heartbeat_on(True)
-            self.writer.update_session(documents.start_fields(mode, self.plan, run), urgent=True)
+            self.writer.update_session(documents.start_fields(mode, self.plan, run, self.writer.heartbeat),
+                                       urgent=True)
 
     def log_batch(self, metrics, epoch: int | None = None, batch: int | None = None,
                   seconds: float | None = None, kind: str = "train", step: int | None = None) -> int:
@@ -339,7 +340,8 @@ class Session:
         conceal(self)  # the owner link leaves the notebook's saved output (never raises)
         if wait:
             return self.writer.flush(wait)
-        return not self.writer.disabled and self.writer.pending() == 0
+        return (not self.writer.disabled and self.writer.pending() == 0
+                and not self.writer.left_in_spool[0])
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Block until everything logged so far is in Firestore, or `timeout` passes.

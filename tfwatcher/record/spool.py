@@ -122,6 +122,48 @@ def read_spool(path: Path) -> tuple[list[dict], int, bool]:
     return rows, size, cut
 
 
+def read_from(path: Path, offset: int, inode: int | None,
+              max_bytes: int) -> tuple[list[tuple[dict, int]], int] | None:
+    """The whole rows of a spool file from byte `offset` (from 0 if the file is no longer the
+    one numbered `inode`: a `tfwatcher sync` deleted it and a later append made a new one), about
+    `max_bytes` of them, each with the byte offset of its end; and the file's inode. None if
+    there is no such file. Read under the file lock, so no append is seen half done (the
+    writer's spill uploads its own file this way: tfwatcher.record.spill)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        lock_file(fd)
+        st = os.fstat(fd)
+        if inode is not None and st.st_ino != inode:
+            offset = 0
+        os.lseek(fd, offset, os.SEEK_SET)
+        data = os.read(fd, max_bytes)
+        while data and b"\n" not in data:  # at least one whole row (the rest: the next read)
+            more = os.read(fd, 1 << 20)
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    rows, end = [], offset
+    for line in data.split(b"\n")[:-1]:  # a cut last line (no newline) is never ours to read
+        end += len(line) + 1
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise SpoolError(f"{path}: a row at byte {end} is not valid JSON ({err})") from None
+        if not _is_row(row):
+            raise SpoolError(f"{path}: a row at byte {end} is not a spooled document")
+        rows.append((row, end))
+        if end - offset >= max_bytes:
+            break
+    return rows, st.st_ino
+
+
 def _is_row(row) -> bool:
     """A line the writer writes: a document path under the sessions collection, a document
     and a merge flag."""

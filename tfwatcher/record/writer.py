@@ -16,7 +16,12 @@ pending and commits it in batched writes:
 
 Nothing taken for a send is ever dropped: whatever fails (creating the client, encoding a
 document, a commit, a retry) puts every write that was not committed back in the queue.
-Transient errors are retried with capped exponential backoff and jitter. A permanent error
+Transient errors are retried with capped exponential backoff and jitter; a used-up quota
+(the free plan's daily writes) is said once, with when it resets, and probed every few
+minutes. Whatever the cause of a wait (an outage, a quota, a burst faster than Firestore takes),
+memory holds at most MAX_BUFFERED_POINTS points: closed chunks beyond it go to the spool file
+and are uploaded from it, in order, by the same thread once writes are accepted again
+(tfwatcher.record.spill); nothing is thinned for lack of memory. A permanent error
 (no credentials, no permission, no database: see `tfwatcher.base.access`) is one message that
 names the fix; from then on everything held, and everything logged later, is appended to a
 spool file (0600, `tfwatcher sync` uploads it once access is fixed). The writer never raises
@@ -31,7 +36,7 @@ The parts, modelled on TensorBoard's event writer: this module is the API; the b
 its lock (tfwatcher.record.buffer, chunk documents in tfwatcher.record.chunk) hold the
 documents; the thread's loop (tfwatcher.record.sender) owns its connection; commits are
 grouped and split in tfwatcher.record.commit; the spool's format, file lock and upload are
-in tfwatcher.record.spool.
+in tfwatcher.record.spool, and the spill of chunks to it and back in tfwatcher.record.spill.
 
 Locks, in the order they may be taken: `Writer._spool_lock` (one spool at a time), then
 `Buffer.lock` (the writer's lock: the buffers and this module's and the sender's flags, and
@@ -87,6 +92,7 @@ class Writer:
 
     derived = True  # summaries and the epoch table; bench/writes.py turns them off for its baseline
     min_round_gap = 0.2  # seconds between early rounds, however often epochs wake the thread
+    quota_probe_cap = 300.0  # longest wait between probes while the write quota is used up
 
     def __init__(self, client_factory: Callable, session_path: str,
                  session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
@@ -105,7 +111,8 @@ class Writer:
         self.backoff_cap = backoff_cap
         self._autostart = autostart
         self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0, "splits": 0,
-                      "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0}
+                      "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0,
+                      "spilled_docs": 0, "spilled_points": 0, "uploaded_from_spool": 0}
         # CHUNK_MAX_POINTS is read here, so a test may lower it on this module.
         self._buffer = Buffer(sid, self.stats, self.derived, CHUNK_MAX_POINTS)
         self._spool_lock = threading.Lock()  # one spool at a time, so one that returns has
@@ -123,6 +130,7 @@ class Writer:
         self.reason: str | None = None           # the message given when it was set
         self.spool_path: Path | None = None
         self.spool_error: str | None = None      # why the last spool failed, if it did
+        self.left_in_spool = [0, 0]              # documents, points left to `tfwatcher sync`
         self.warned: set[str] = set()
         self.on_send: Callable[[list], None] | None = None  # test and benchmark hook
 
@@ -178,6 +186,19 @@ class Writer:
             self._use_locked()
         if urgent:
             self._wake.set()
+
+    def set_heartbeat(self, seconds: float) -> None:
+        """A new heartbeat period: used from the next round, and declared in the session
+        document at once (tfwatcher.record.documents.heartbeat_fields), so readers judge "stalled"
+        against the period in force."""
+        from tfwatcher.record.documents import heartbeat_fields
+
+        with self._buffer.lock:
+            changed = seconds != self.heartbeat
+            self.heartbeat = seconds
+            used = self.used
+        if changed and used:
+            self.update_session(heartbeat_fields(seconds), urgent=True)
 
     def heartbeat_on(self, on: bool) -> None:
         with self._buffer.lock:
@@ -270,8 +291,9 @@ class Writer:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything now; wait up to `timeout` seconds. True only if all of it was
-        committed to Firestore as logged (False after a permanent error, when it went to the
-        spool, and once points had to be thinned)."""
+        committed to Firestore as logged, what was spilled to the spool file included (False
+        after a permanent error, once a final spool left data to `tfwatcher sync`, and once
+        points had to be thinned for a full disk)."""
         if self.disabled:
             self.spool(final=True)
             return False
@@ -284,7 +306,8 @@ class Writer:
             buf.force_derived = True
             if buf.pending_locked():
                 self._use_locked()
-            self._sender.retry_at = 0.0  # a caller waiting is worth a retry now, not after the backoff
+            if not self._sender.quota:  # a used-up quota is probed gently, however often asked
+                self._sender.retry_at = 0.0  # a caller waiting is worth a retry now
         self._wake.set()
         with self._idle:
             while buf.pending_locked() and not self.disabled:
@@ -296,7 +319,8 @@ class Writer:
         if self.disabled:
             self.spool(final=True)
             return False
-        return not self.stats["thinned"]  # all sent, but not all as logged
+        # all sent, but not all as logged (thinned), or some left to `tfwatcher sync`
+        return not self.stats["thinned"] and not self.left_in_spool[0]
 
     # ----- the spool ----------------------------------------------------------------------------
 
@@ -313,10 +337,17 @@ class Writer:
             return self._spool(final, live)
 
     def _spool(self, final: bool, live: dict | None = None) -> Path | None:
+        # A spool is this writer giving up on sending (at exit, close, a permanent error): the
+        # spill file's rows not uploaded yet are left to `tfwatcher sync` with the rest.
+        if self._sender.spill.path is not None and self.spool_path is None:
+            self.spool_path = self._sender.spill.path
+        docs, points = self._sender.spill.seal()
+        self.left_in_spool[0] += docs
+        self.left_in_spool[1] += points
         with self._buffer.lock:
             rows = self._buffer.take_all_locked(final, time.monotonic(), self.interval, live)
         if not rows:
-            return None
+            return self.spool_path if docs else None
         try:
             path = self._write_spool(rows)
         except Exception as err:
@@ -328,13 +359,29 @@ class Writer:
             return None
         self.spool_error = None
         self.stats["spooled_docs"] += len(rows)
-        self.stats["spooled_points"] += sum(d.get("n", 0) for w, _p, d, _m in rows if w == "closed")
+        points = sum(d.get("n", 0) for w, _p, d, _m in rows if w == "closed")
+        self.stats["spooled_points"] += points
+        self.left_in_spool[0] += len(rows)
+        self.left_in_spool[1] += points
         return path
 
     def _write_spool(self, rows) -> Path:
         if self.spool_path is None:
             self.spool_path = _spool.new_path(_spool.SPOOL_DIR, self.session_path)
         return _spool.append(self.spool_path, rows)
+
+    def cause(self) -> str:
+        """Why data is not in Firestore yet, in a sentence (the at-exit message names it)."""
+        if self.reason:
+            return self.reason
+        cause = self._sender.cause()
+        if cause == "quota":
+            return ("Firestore's daily write quota is used up (it resets at midnight Pacific "
+                    "time).")
+        if cause == "outage":
+            return "Firestore could not be reached in time."
+        return (f"Firestore had not taken the backlog yet ({self.pending():,} documents were still "
+                f"waiting: points were logged faster than it takes them).")
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self.warned:
