@@ -139,7 +139,7 @@ describe("notices and empty text", () => {
     expect(noticeLines(t, null, "batches", true)).toEqual(["loss was NaN at step 12 (3 values not drawn)."]);
     expect(noticeLines(emptyTable(), { ...series([]), thinned: true }, "epochs", true)).toEqual([
       "A loss value was NaN or infinite.",
-      "Some batch points were merged while the network was down.",
+      "Some batch points were merged (min, max and last kept): they could neither be sent nor saved when they were logged.",
     ]);
     expect(emptyChartsText("epochs", 5, "Batches")).toBe("No epoch has finished yet — see Batches.");
     expect(emptyChartsText("batches", 5, "Batches")).toBe("Waiting for the first values…");

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import drain_by_hand, hooked_client_factory
-from tfwatcher import summaries as S
+from tfwatcher.record import summaries as S
 from tfwatcher.record.summaries import EpochTable, Summaries
 
 INF = float("inf")

@@ -98,5 +98,6 @@ def export_command(sid_text: str, fmt: str, folder: str | None, project: str | N
         print(f"  wrote {p}", file=out)
     if run.thinned:
         print(f"  note: {len(run.thinned)} chunk(s) hold thinned points (min, max and last per "
-              f"window), saved while the network was down", file=out)
+              f"window): the writer could neither send nor save them (an older version during an outage, "
+              f"or a full disk)", file=out)
     return 0

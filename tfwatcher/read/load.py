@@ -67,7 +67,8 @@ class Run:
         self.session = session
         self.reads = reads
         self.chunks = len(chunk_docs)
-        #: (kind, index) of chunks whose points were thinned while the network was down
+        #: (kind, index) of chunks whose points were thinned: older versions during an outage; now
+        #: only when the spool's disk could not be written
         self.thinned = [(c.get("kind"), c.get("index")) for c in chunk_docs if c.get("thinned")]
         self.metrics = list(session.get("metrics") or [])
         self.epochs = epochs_frame(epoch_docs, self.metrics)

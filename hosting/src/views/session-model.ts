@@ -335,7 +335,7 @@ export function noticeLines(table: Table, series: KindSeries | null, view: ViewK
     lines.push(`${visibleText(name)} was ${v} at ${view === "epochs" ? "epoch" : "step"} ${nf.firstX}${nf.count > 1 ? ` (${nf.count} values not drawn)` : " (not drawn)"}.`);
   }
   if (nan && lines.length === 0) lines.push("A loss value was NaN or infinite.");
-  if (series?.thinned) lines.push("Some batch points were merged while the network was down.");
+  if (series?.thinned) lines.push("Some batch points were merged (min, max and last kept): they could neither be sent nor saved when they were logged.");
   if (partial) {
     lines.push(`Epoch ${partial.epoch} is partial: the run ended after ${partial.batches} of its ${partial.of} batches, so its values are from those batches only.`);
   }
