@@ -73,3 +73,13 @@ def read_session(db, sid: str, system: bool = False) -> dict:
 
 def epoch_metrics(doc: dict) -> dict:
     return dict(zip(doc["names"], doc["values"]))
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux: /proc/self/status)."""
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")

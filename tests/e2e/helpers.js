@@ -271,3 +271,38 @@ export function withDashboardAndBrowser(share) {
     await dashboard?.stop();
   });
 }
+
+/** A Python child (in this folder unless `opts.cwd`) read line by line: `next(pred)` waits for
+ * the next stdout line `pred` accepts, `stop()` closes its stdin and waits (then kills). */
+export function child(args, opts = {}) {
+  const c = spawn(python(), args, { cwd: here, env: process.env, stdio: ["pipe", "pipe", "pipe"], ...opts });
+  let stderr = "";
+  c.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
+  const lines = [];
+  const waiters = [];
+  let closed = false;
+  createInterface({ input: c.stdout })
+    .on("line", (l) => { lines.push(l); waiters.splice(0).forEach((w) => w()); })
+    .on("close", () => { closed = true; waiters.splice(0).forEach((w) => w()); });
+  let read = 0;
+  async function next(pred, timeoutMs = 90_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (read < lines.length) {
+        const l = lines[read++];
+        if (pred(l)) return l;
+      }
+      if (closed) throw new Error(`${args.join(" ")} ended early\n${stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${args.join(" ")}: timed out\n${stderr}`);
+      await new Promise((r) => { waiters.push(r); setTimeout(r, left).unref(); });
+    }
+  }
+  const stop = () => new Promise((res) => {
+    if (c.exitCode !== null || c.signalCode !== null) return res();
+    c.once("exit", () => res());
+    try { c.stdin.end(); } catch { /* closed */ }
+    setTimeout(() => { try { c.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
+  });
+  return { next, stop, stdin: c.stdin };
+}

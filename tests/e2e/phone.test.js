@@ -4,11 +4,10 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { artifacts, launch, python, startDashboard, takeCspViolations, watchCsp } from "./helpers.js";
+import { artifacts, child, launch, python, startDashboard, takeCspViolations, watchCsp } from "./helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 let dashboard;
@@ -43,46 +42,17 @@ const shot = (page, name) => page.screenshot({ path: join(artifacts, `phone-${na
 
 /** phone_writer.py as a child: `ready(phase)`, `next(pred)` for its JSON lines, `go()`, `stop()`. */
 async function writer(scenario, name) {
-  const child = spawn(python(), [join(here, "phone_writer.py"), scenario, dashboard.url, ...(name ? [name] : [])], {
-    cwd: here, env: process.env, stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
-  const lines = [];
-  const waiters = [];
-  let closed = false;
-  createInterface({ input: child.stdout })
-    .on("line", (l) => { lines.push(l); waiters.splice(0).forEach((w) => w()); })
-    .on("close", () => { closed = true; waiters.splice(0).forEach((w) => w()); });
-  let read = 0;
-  async function next(pred, timeoutMs = 90_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (read < lines.length) {
-        const l = lines[read++];
-        if (l.startsWith("{")) {
-          const ev = JSON.parse(l);
-          if (pred(ev)) return ev;
-        }
-      }
-      if (closed) throw new Error(`writer ${scenario} ended early\n${stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`writer ${scenario}: timed out\n${stderr}`);
-      await new Promise((r) => { waiters.push(r); setTimeout(r, left).unref(); });
-    }
-  }
+  const c = child([join(here, "phone_writer.py"), scenario, dashboard.url, ...(name ? [name] : [])]);
+  // phone_writer.py prints one JSON event a line: wait for the next one `pred` accepts
+  const next = async (pred, timeoutMs = 90_000) =>
+    JSON.parse(await c.next((l) => l.startsWith("{") && pred(JSON.parse(l)), timeoutMs));
   const created = await next((e) => e.event === "created");
   return {
     ...created,
     next,
     ready: (phase) => next((e) => e.event === "ready" && e.phase === phase),
-    go: () => child.stdin.write("go\n"),
-    stop: () => new Promise((res) => {
-      if (child.exitCode !== null || child.signalCode !== null) return res();
-      child.once("exit", () => res());
-      try { child.stdin.end(); } catch { /* closed */ }
-      setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
-    }),
+    go: () => c.stdin.write("go\n"),
+    stop: c.stop,
   };
 }
 
@@ -106,12 +76,12 @@ function readRaw(sid, coll) {
     "    print(json.dumps({s.id: enc(s.to_dict()) for s in ref.collection(sys.argv[2]).stream()}))",
   ].join("\n");
   return new Promise((res, rej) => {
-    const child = spawn(python(), ["-c", code, sid, coll], { cwd: here, env: process.env });
+    const reader = spawn(python(), ["-c", code, sid, coll], { cwd: here, env: process.env });
     let out = "";
     let err = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { err += d; });
-    child.once("exit", (c) => (c === 0 ? res(JSON.parse(out)) : rej(new Error(err))));
+    reader.stdout.on("data", (d) => { out += d; });
+    reader.stderr.on("data", (d) => { err += d; });
+    reader.once("exit", (c) => (c === 0 ? res(JSON.parse(out)) : rej(new Error(err))));
   });
 }
 const unf = (v) => (v && typeof v === "object" && "$f" in v ? { nan: NaN, inf: Infinity, "-inf": -Infinity }[v.$f] : v);

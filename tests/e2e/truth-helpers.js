@@ -1,46 +1,12 @@
 // Fixtures for truth.test.js and screenshots.test.js (issue #21): a dashboard server on the build
 // in TFW_DIST (else hosting/dist) and sessions written by truth_writer.py.
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dist, emulatorAddress, freePort, python, repo } from "./helpers.js";
+import { child, dist, emulatorAddress, freePort, repo } from "./helpers.js";
+
+export { child };
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** A child whose stdout lines are JSON events: `next(pred)`, `stop()`. */
-export function child(args, opts = {}) {
-  const c = spawn(python(), args, { cwd: here, env: process.env, stdio: ["pipe", "pipe", "pipe"], ...opts });
-  let stderr = "";
-  c.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
-  const lines = [];
-  const waiters = [];
-  let closed = false;
-  createInterface({ input: c.stdout })
-    .on("line", (l) => { lines.push(l); waiters.splice(0).forEach((w) => w()); })
-    .on("close", () => { closed = true; waiters.splice(0).forEach((w) => w()); });
-  let read = 0;
-  async function next(pred, timeoutMs = 90_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (read < lines.length) {
-        const l = lines[read++];
-        if (pred(l)) return l;
-      }
-      if (closed) throw new Error(`${args.join(" ")} ended early\n${stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${args.join(" ")}: timed out\n${stderr}`);
-      await new Promise((r) => { waiters.push(r); setTimeout(r, left).unref(); });
-    }
-  }
-  const stop = () => new Promise((res) => {
-    if (c.exitCode !== null || c.signalCode !== null) return res();
-    c.once("exit", () => res());
-    try { c.stdin.end(); } catch { /* closed */ }
-    setTimeout(() => { try { c.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
-  });
-  return { next, stop };
-}
 
 /** The dashboard server on the build in TFW_DIST (else hosting/dist). */
 export async function serve() {
@@ -78,3 +44,14 @@ export function chartText(page, prefix) {
   }, prefix);
 }
 
+/** chartText once `ready(text)` holds (a chart redraws a frame after its options change:
+ * read what a person sees once it is there), else the last reading after `timeoutMs`. */
+export async function chartTextWhen(page, prefix, ready, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let text = await chartText(page, prefix);
+  while (!(text && ready(text)) && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+    text = await chartText(page, prefix);
+  }
+  return text;
+}

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launch, takeCspViolations, watchCsp } from "./helpers.js";
-import { chartText, child, serve, written } from "./truth-helpers.js";
+import { chartText, chartTextWhen, child, serve, written } from "./truth-helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 let dashboard;
@@ -88,7 +88,7 @@ test("relative time: durations with units under a title that says so; the legend
     await page.waitForSelector('[data-chart^="m:loss|"]');
     await page.selectOption('[data-tool="x"]', "relative");
     await page.waitForFunction(() => [...window.__tfwCharts].some((c) => c.options.xMode === "relative"));
-    const rel = await chartText(page, "m:loss|");
+    const rel = await chartTextWhen(page, "m:loss|", (t) => t.xTitle === "time since start" && /s$/.test(t.rows[0]?.value ?? ""));
     assert.equal(rel.xTitle, "time since start");
     assert.ok(rel.xTicks.length > 1 && rel.xTicks.every((t) => /^-?\d+(\.\d+)?(s|m|h|d)( \d+(s|m|h))?$/.test(t)), `ticks ${rel.xTicks}`);
     assert.equal(rel.rows[0].label, "time since start");
@@ -100,7 +100,7 @@ test("wall time: dates and times under a time title, never raw Unix seconds", { 
     await page.waitForSelector('[data-chart^="m:loss|"]');
     await page.selectOption('[data-tool="x"]', "wall");
     await page.waitForFunction(() => [...window.__tfwCharts].some((c) => c.options.xMode === "wall"));
-    const wall = await chartText(page, "m:loss|");
+    const wall = await chartTextWhen(page, "m:loss|", (t) => t.xTitle === "time of day" && t.xTicks.length > 0 && /\d{2}:\d{2}:\d{2}/.test(t.rows[0]?.value ?? ""));
     assert.equal(wall.xTitle, "time of day");
     assert.ok(wall.xTicks.length > 0 && wall.xTicks.every((t) => !/^\d{1,3}(,\d{3})+$|^\d{9,}/.test(t)), `ticks ${wall.xTicks}`);
     assert.match(wall.rows[0].value, /\d{2}:\d{2}:\d{2}/);

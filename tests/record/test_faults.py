@@ -14,17 +14,10 @@ from google.cloud.firestore_v1.batch import WriteBatch
 import tfwatcher
 from tfwatcher import cli
 from tfwatcher.local.emulator import free_port
-from tests.helpers import read_session, wait_until
+from tests.helpers import read_session, rss_mb, wait_until
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 RSS_CAP_MB = 300  # documented in docs/reliability.md
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 @pytest.mark.slow

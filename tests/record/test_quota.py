@@ -8,13 +8,12 @@ import threading
 import time
 import tracemalloc
 import warnings
-from pathlib import Path
 
 import pytest
 from google.api_core import exceptions as gexc
 
 import tfwatcher
-from tests.helpers import hooked_client_factory, read_session, wait_until
+from tests.helpers import hooked_client_factory, read_session, rss_mb, wait_until
 from tests.record.test_summaries import check, read_kind
 
 # Compressed time: 6 hours at 100 batches/s is 2,160,000 points; here the shape is kept at
@@ -139,13 +138,6 @@ def test_quota_probes_back_off_to_a_few_minutes():
 
 
 BURST = 300_000
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 @pytest.mark.slow
