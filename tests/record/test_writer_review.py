@@ -201,3 +201,32 @@ def test_a_document_too_large_on_its_own_is_cut_named_and_never_spools_the_run(d
     cut = [c for c in got["chunks"] if c.get("omitted_metrics")]
     assert cut and all(len(c["series"]) + c["omitted_metrics"] >= 20_000 for c in cut)
     assert commit_module.stored_size(cut[0]) <= min(limit, commit_module.DOC_BYTES)
+
+
+def test_a_flush_never_settles_for_live_fields_read_before_it(db, emulator):
+    """The race CI found (hypothesis, test_properties): the writer thread read the session's
+    live fields (metrics so far), a new metric was logged and flush() asked for the session
+    document, then that round sent the stale fields and marked the ask done: flush returned
+    True with a session document that lacked the new metric. Forced here: flush is called
+    from inside the live-fields read."""
+    sid = "liveraces" + "x" * 9
+    state = {"metrics": ["a"], "reads": 0}
+    holder = {}
+
+    def live_fields():
+        state["reads"] += 1
+        fields = {"metrics": list(state["metrics"])}
+        if state["reads"] == 1:  # the round read its fields; now training logs a new metric
+            state["metrics"].append("b")
+            holder["w"].flush(timeout=0)  # ... and flush asks for the session document
+        return fields
+
+    w = holder["w"] = Writer(lambda: firestore.Client(project=emulator.project), f"sessions/{sid}",
+                             session_fields=live_fields, autostart=False)
+    w.add_first(f"sessions/{sid}", {"status": "running"})
+    _log(w, 1, 3)
+    w.update_session({"status": "running"}, urgent=True)
+    w.step()  # reads the fields (first call), sends them: the ask made meanwhile must remain
+    assert w.pending(), "the ask made after the fields were read was taken as answered"
+    drain_by_hand(w)
+    assert read_session(db, sid)["session"]["metrics"] == ["a", "b"]

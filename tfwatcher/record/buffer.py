@@ -57,6 +57,10 @@ class Buffer:
         self.force_derived = False               # flush(): summaries and table go in the next round
         self.session: dict = {}                  # session fields waiting to be sent
         self.session_urgent = False
+        # Counts the asks for an urgent session write: a round whose live fields were read
+        # before the newest ask sends them, but leaves the ask for the next round (with fresh
+        # fields), so a flush never settles for fields read before it was called.
+        self.urgent_asks = 0
         self.taken: list = []                    # the writes in flight, not committed yet
         self.taken_spooled = False               # ... and a final spool saved them meanwhile
         self.spilled = 0                         # closed chunks in the spool file, not uploaded yet
@@ -121,12 +125,19 @@ class Buffer:
 
     # ----- the writer thread, lock held ---------------------------------------------------
 
+    def ask_urgent_locked(self) -> None:
+        """The session document goes in the next round, with live fields read after this."""
+        self.session_urgent = True
+        self.urgent_asks += 1
+
     def take_locked(self, now: float, interval: float, closing: bool, heartbeat_on: bool,
-                    due: bool, live_wanted: bool, live: dict, hold_closed: bool = False) -> list[Write]:
+                    due: bool, live_wanted: bool, live: dict, hold_closed: bool = False,
+                    live_asks: int | None = None) -> list[Write]:
         """Pending writes, oldest kinds first, the session document last; they become the
         writes in flight (`taken`). `live` are the session's live fields, read (without the
         lock) if `live_wanted`; `due` says a heartbeat is due. `hold_closed`: the spool file
-        still has older chunks to upload, so closed chunks stay (to follow them there)."""
+        still has older chunks to upload, so closed chunks stay (to follow them there).
+        `live_asks`: `urgent_asks` when the live fields were read (None: read now)."""
         writes: list[Write] = []
         for path, (doc, merge) in self.first.items():
             writes.append(("first", path, doc, merge))
@@ -171,7 +182,8 @@ class Buffer:
             fields.update(self.session)
             fields["heartbeat"] = SERVER_TIME
             self.session = {}
-            self.session_urgent = False
+            if live_asks is None or live_asks == self.urgent_asks:
+                self.session_urgent = False  # else asked again since `live` was read: once more
             writes.append(("session", self.session_path, fields, True))
         if writes and len(writes) == sum(w[0] == "first" for w in writes):
             # Only the session's own documents: they wait for something to go with.
@@ -259,4 +271,4 @@ class Buffer:
             else:
                 doc = {k: v for k, v in doc.items() if k != "heartbeat"}
                 self.session = {**doc, **self.session}
-                self.session_urgent = True
+                self.ask_urgent_locked()

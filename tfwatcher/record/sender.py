@@ -166,11 +166,12 @@ class Sender:
         with buf.lock:
             due = w._heartbeat_on and now - self.last_heartbeat >= w.heartbeat
             live_wanted = buf.session_urgent or due
+            asks = buf.urgent_asks
         # The session's fields are read without holding our lock (see the module docstring).
         live = w._session_fields() if live_wanted else {}
         with buf.lock:
             return buf.take_locked(now, w.interval, w._closing, w._heartbeat_on, due,
-                                   live_wanted, live, hold_closed)
+                                   live_wanted, live, hold_closed, live_asks=asks)
 
     def _send(self, now: float, conn: Connection) -> None:
         w = self.writer

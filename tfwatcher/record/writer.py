@@ -182,7 +182,8 @@ class Writer:
         buf = self._buffer
         with buf.lock:
             buf.session.update(fields)
-            buf.session_urgent = buf.session_urgent or urgent
+            if urgent:
+                buf.ask_urgent_locked()
             self._use_locked()
         if urgent:
             self._wake.set()
@@ -302,7 +303,7 @@ class Writer:
         with buf.lock:
             # While running, the live fields (progress, latest values) go now too.
             if buf.session or self._heartbeat_on:
-                buf.session_urgent = True
+                buf.ask_urgent_locked()
             buf.force_derived = True
             if buf.pending_locked():
                 self._use_locked()
