@@ -240,7 +240,7 @@ describe("a 1,000,000-point run", () => {
       const plain = await chartFacts(page, "m:margin|");
       assert.equal(plain.raw, null);
       await page.locator('[data-tool="smooth"]').fill("0.9");
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|")).seriesIndex("raw") > 0);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|"))?.seriesIndex("raw") > 0);
       const sm = await chartFacts(page, "m:margin|");
       assert.deepEqual(sm.raw, plain.line, "the raw line is what was drawn before");
       const diff = sm.line.filter((v, i) => v != null && Math.abs(v - sm.raw[i]) > 1e-6).length;
@@ -254,30 +254,30 @@ describe("a 1,000,000-point run", () => {
       await page.waitForSelector('.kind-tabs button:text-is("system")');
       assert.equal(await page.locator('.kind-tabs button:text-is("train")').getAttribute("aria-pressed"), "true");
       await page.locator('[data-tool="smooth"]').fill("0");
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|")).seriesIndex("raw") < 0);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|"))?.seriesIndex("raw") < 0);
 
       // Log scale: distr 3; non-positive values become gaps.
       await page.click('[data-tool="log"]');
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|")).uplot.scales.y.distr === 3);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|"))?.uplot.scales.y.distr === 3);
       const lg = await chartFacts(page, "m:margin|");
       assert.ok(lg.line.every((v) => v == null || v > 0), "no value ≤ 0 drawn on a log scale");
       assert.ok(lg.line.some((v) => v == null) && lg.line.some((v) => v > 0));
       assert.ok(lg.lo.every((v) => v == null || v > 0));
       await shot(page, "e2e-longrun-log-360x640");
       await page.click('[data-tool="log"]');
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|")).uplot.scales.y.distr === 1);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|"))?.uplot.scales.y.distr === 1);
 
       // X axis: epoch (fractional, 0..100), wall time (Unix seconds), relative time (from 0).
       await page.selectOption('[data-tool="x"]', "epoch");
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|")).uplot.data[0].at(-1) <= 101);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|"))?.uplot.data[0].at(-1) <= 101);
       const ep = await chartFacts(page, "m:loss|");
       assert.ok(ep.x1 > 99 && ep.x1 <= 100.01 && ep.x0 >= 0 && ep.x0 < 1, `epochs ${ep.x0}..${ep.x1}`);
       await page.selectOption('[data-tool="x"]', "wall");
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|")).uplot.data[0][0] > 1.5e9);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|"))?.uplot.data[0][0] > 1.5e9);
       const wall = await chartFacts(page, "m:loss|");
       assert.ok(Math.abs(wall.x1 - Date.now() / 1000) < 3600, "wall time is the run's Unix time");
       await page.selectOption('[data-tool="x"]', "relative");
-      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|")).uplot.data[0][0] < 1e6);
+      await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:loss|"))?.uplot.data[0][0] < 1e6);
       const rel = await chartFacts(page, "m:loss|");
       assert.ok(rel.x0 >= 0 && rel.x0 < 60 && rel.x1 > rel.x0 && rel.x1 < 3600, `relative ${rel.x0}..${rel.x1}`);
       // Zoom in relative time: mapped back to steps, finer data read.
