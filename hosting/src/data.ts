@@ -9,7 +9,8 @@
  * part documents of one level, and a listener on the raw chunks after the summarised range
  * (docs/dashboard.md, "Long runs, zoom and chart tools"): one KindFeed each (src/kind-feed.ts).
  * Kinds with under 10,000 steps, or without a head, are read from their own raw chunks.
- * `stop()` calls every unsubscribe.
+ * `stop()` calls every unsubscribe. `detach()` too, keeping what was read (a hidden page,
+ * src/visibility.ts); `attach()` listens again from what is held.
  */
 import {
   collection,
@@ -23,9 +24,9 @@ import {
   type Firestore,
   type Unsubscribe,
 } from "firebase/firestore";
-import { BATCH_KINDS as CONTRACT_BATCH_KINDS, COLLECTIONS, sessionPath, summaryHeadId } from "./contract";
+import { BATCH_KINDS as CONTRACT_BATCH_KINDS, COLLECTIONS, sessionPath, summaryHeadId, tablePartId } from "./contract";
 import { wantedKinds } from "./feed-ranges";
-import { chunkChanges, countReads, countSnap, kindChunks } from "./feed-reads";
+import { chunkChanges, countReads, countSnap, fromId, kindChunks } from "./feed-reads";
 import { isTablePartId, kindOfHead } from "./ids";
 import { KindFeed, type FeedContext } from "./kind-feed";
 import { BatchStore, type EpochDoc, type Table } from "./series";
@@ -63,6 +64,10 @@ export interface SessionFeed {
   zoom(kind: string, a: number, b: number): Promise<Table | null>;
   /** Zoom reset: the zoomed table is no longer kept current. */
   unzoom(): void;
+  /** Every listener dropped (the page is hidden); what was read stays shown. */
+  detach(): void;
+  /** Listens again after detach(), from what is held, and catches up. */
+  attach(): void;
 }
 
 export function subscribeSession(
@@ -87,6 +92,7 @@ export function subscribeSession(
   const summariesRef = collection(root, COLLECTIONS.summaries);
   const unsubs: Unsubscribe[] = [];
   let stopped = false;
+  let detached = false;
   const emit = () => {
     if (!stopped) onChange(data);
   };
@@ -138,9 +144,13 @@ export function subscribeSession(
 
   // ---- schema 2: the epoch table ------------------------------------------------------------
   const tableParts = new Map<string, EpochTableDoc>();
+  /** The epoch table's listener: from the newest part held (all parts at first). */
   function startTables(): Unsubscribe {
+    let newest = -1;
+    for (const p of tableParts.values()) newest = Math.max(newest, p.part ?? 0);
+    const tables = collection(root, COLLECTIONS.tables);
     return onSnapshot(
-      collection(root, COLLECTIONS.tables),
+      newest < 0 ? tables : fromId(tables, tablePartId(newest)),
       (snap) => {
         countSnap("tables", snap);
         const changes = snap.docChanges().filter((c) => isTablePartId(c.doc.id));
@@ -205,7 +215,12 @@ export function subscribeSession(
         feeds.delete(k);
       }
     }
-    for (const k of want) if (!feeds.has(k)) feeds.set(k, new KindFeed(k, ctx));
+    for (const k of want) {
+      if (feeds.has(k)) continue;
+      const f = new KindFeed(k, ctx);
+      if (detached) f.detach(); // attach() starts it with the others
+      feeds.set(k, f);
+    }
   }
   function stopSummaryPath(): void {
     tablesUnsub?.();
@@ -247,11 +262,28 @@ export function subscribeSession(
     }
   }
 
+  function detach(): void {
+    if (detached || stopped) return;
+    detached = true;
+    for (const u of unsubs.splice(0)) u();
+    tablesUnsub?.();
+    tablesUnsub = null;
+    for (const f of feeds.values()) f.detach();
+  }
+  function attach(): void {
+    if (!detached || stopped) return;
+    detached = false;
+    unsubs.push(listenSession());
+    if (data.path === "chunks") startChunkPath();
+    else if (data.path === "summaries" || !opts.forceChunks) tablesUnsub ??= startTables();
+    for (const f of feeds.values()) f.attach();
+  }
+
   // Speculative start: summaries and the epoch table before the session document says which
   // path (one round trip less for schema 2; for schema 1 these read nothing).
   if (!opts.forceChunks) startSummaryPath();
 
-  unsubs.push(
+  const listenSession = (): Unsubscribe =>
     onSnapshot(
       root,
       { includeMetadataChanges: true },
@@ -286,8 +318,8 @@ export function subscribeSession(
         emit();
       },
       fail("session"),
-    ),
-  );
+    );
+  unsubs.push(listenSession());
 
   return {
     stop() {
@@ -308,5 +340,7 @@ export function subscribeSession(
     unzoom() {
       for (const f of feeds.values()) f.unzoom();
     },
+    detach,
+    attach,
   };
 }

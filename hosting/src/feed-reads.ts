@@ -55,6 +55,11 @@ export function kindChunks(batches: CollectionReference, kind: string, from = 0)
   return query(batches, orderBy(documentId()), startAt(first), endAt(last));
 }
 
+/** A collection's documents from ID `from` on (a listener that starts from what is held). */
+export function fromId(coll: CollectionReference, from: string): Query {
+  return query(coll, orderBy(documentId()), startAt(from));
+}
+
 /** Documents of a collection by ID range [from, to] (one query). */
 export async function idRange<T>(coll: CollectionReference, from: string, to: string): Promise<Map<string, T>> {
   const q = query(coll, orderBy(documentId()), startAt(from), endAt(to));

@@ -46,7 +46,13 @@ export class KindFeed implements KindSeries {
   private tailDocs = new Map<string, ChunkDoc>();
   private tailStart = -1;
   private tailUnsub: Unsubscribe | null = null;
-  private headUnsub: Unsubscribe;
+  private headUnsub: Unsubscribe | null;
+  /** Hidden page (detach()): no listener, what was read stays. Newest raw chunk delivered. */
+  private detached = false;
+  private rawNewest = 0;
+  /** Re-attached: the next tail listener starts at the newest chunk held, once the head is known. */
+  private resuming = false;
+  private tailPending = false;
   private pendingHead: HeadDoc | null | undefined;
   private busy = false;
   private dead = false;
@@ -57,7 +63,13 @@ export class KindFeed implements KindSeries {
   private headSig: string | undefined;
 
   constructor(readonly kind: string, private readonly ctx: FeedContext) {
-    this.headUnsub = onSnapshot(
+    this.headUnsub = this.listenHead();
+  }
+
+  private listenHead(): Unsubscribe {
+    const ctx = this.ctx;
+    const kind = this.kind;
+    return onSnapshot(
       doc(ctx.summaries, headId(kind)),
       // With metadata changes: where the cache already knows the head is missing (a reload;
       // system metrics have no head), the server's confirmation changes only metadata.
@@ -67,6 +79,11 @@ export class KindFeed implements KindSeries {
         if (!snap.exists() && snap.metadata.fromCache) return; // wait for the server
         const h = snap.exists() ? (snap.data() as HeadDoc) : null;
         const sig = headSignature(h);
+        if (this.tailPending && !snap.metadata.fromCache) {
+          // Re-attached: the server's head says where the tail is (an unchanged head: where it was).
+          this.tailPending = false;
+          if (sig === this.headSig) this.listenTail(this.tailStart);
+        }
         if (sig === this.headSig) return;
         this.headSig = sig;
         this.pendingHead = h;
@@ -182,20 +199,28 @@ export class KindFeed implements KindSeries {
   }
 
   private startRaw(): void {
-    if (this.rawUnsub) return;
+    if (this.raw) return; // listening already (or detached: attach() listens again)
     this.mode = "raw";
     this.raw = new BatchSeries();
-    const q = kindChunks(this.ctx.batches, this.kind);
+    this.rawNewest = 0;
+    this.listenRaw();
+    this.changed();
+  }
+
+  /** Listens to the kind's chunks from the newest one held on (all of them at first). */
+  private listenRaw(): void {
+    if (this.detached) return;
+    const q = kindChunks(this.ctx.batches, this.kind, this.rawNewest);
     this.rawUnsub = onSnapshot(
       q,
       (snap) => {
         countSnap("batches", snap);
         const changes = chunkChanges(snap);
+        for (const c of changes) if (typeof c.data?.index === "number") this.rawNewest = Math.max(this.rawNewest, c.data.index);
         if (this.mode === "raw" && this.raw?.apply(changes)) this.changed();
       },
       this.ctx.fail("batches"),
     );
-    this.changed();
   }
 
   private stopRaw(): void {
@@ -206,11 +231,19 @@ export class KindFeed implements KindSeries {
 
   /** Listens to chunks from `tail` on; moves on (a new listener) once the head has moved a few chunks. */
   private listenTail(tail: number): void {
+    if (this.detached) {
+      this.tailStart = tail; // attach() listens from here (or from the newest chunk held)
+      return;
+    }
     if (tailServes(this.tailUnsub != null, this.tailStart, tail)) return;
     this.tailUnsub?.();
     this.tailStart = tail;
     for (const id of staleTailIds(this.tailDocs, tail)) this.tailDocs.delete(id);
-    const q = kindChunks(this.ctx.batches, this.kind, tail);
+    // After a hidden spell the chunks held before the newest one held were closed: not read again.
+    let from = tail;
+    if (this.resuming) for (const d of this.tailDocs.values()) if (typeof d.index === "number") from = Math.max(from, d.index);
+    this.resuming = false;
+    const q = kindChunks(this.ctx.batches, this.kind, from);
     this.tailUnsub = onSnapshot(
       q,
       (snap) => {
@@ -338,8 +371,30 @@ export class KindFeed implements KindSeries {
 
   stop(): void {
     this.dead = true;
-    this.headUnsub();
+    this.detach();
+  }
+
+  /** Drops every listener (the page is hidden); the tables read so far stay shown. */
+  detach(): void {
+    this.detached = true;
+    this.headUnsub?.();
+    this.headUnsub = null;
     this.rawUnsub?.();
+    this.rawUnsub = null;
     this.tailUnsub?.();
+    this.tailUnsub = null;
+  }
+
+  /**
+   * Listens again, from what is held: the raw chunks from the newest one held; the head (its
+   * handler reads only the parts that moved), then the tail from the newest chunk held at or
+   * after the head's tail (chunks written meanwhile that the head summarises are not read).
+   */
+  attach(): void {
+    if (this.dead || !this.detached) return;
+    this.detached = false;
+    if (this.mode === "raw" && this.raw) this.listenRaw();
+    this.resuming = this.tailPending = this.mode === "summary";
+    this.headUnsub = this.listenHead();
   }
 }

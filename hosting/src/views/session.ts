@@ -21,6 +21,8 @@ import { mountChartsPanel } from "./session-charts";
 import { renderEvals, renderLatest, renderStatusCard } from "./session-info";
 import { chooseView, epochFacts, kindsWithPoints, latestValues, statusCard, type EpochFacts, type ViewKind } from "./session-model";
 import { runKind } from "../kinds";
+import { ATTENTION } from "../contract";
+import { watchVisibility } from "../visibility";
 
 const VIEW_KEY = "tfw:view";
 
@@ -82,6 +84,22 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   }
 
   // ---- data ------------------------------------------------------------------------------
+  // A page hidden for more than 30 s drops every listener; shown again, it listens again and
+  // catches up from what it holds (`data-listeners` on <body> says which, for the e2e tests).
+  const listeners = (state: "attached" | "detached") => (document.body.dataset.listeners = state);
+  const visibility = watchVisibility(
+    document,
+    ATTENTION.hidden_detach_seconds * 1000,
+    () => {
+      feed?.detach();
+      listeners("detached");
+    },
+    () => {
+      feed?.attach();
+      listeners("attached");
+      queueRender();
+    },
+  );
   getDb()
     .then((db) => {
       if (disposed) return;
@@ -91,6 +109,8 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
         data = d;
         queueRender();
       }, { forceChunks });
+      if (visibility.detached) feed.detach();
+      else listeners("attached");
       unsubscribe = () => feed?.stop();
     })
     .catch((err: Error) => {
@@ -214,6 +234,8 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
 
   return () => {
     disposed = true;
+    visibility.stop();
+    delete document.body.dataset.listeners;
     unsubscribe?.();
     window.clearInterval(tick);
     if (renderQueued) cancelAnimationFrame(renderQueued);
