@@ -303,15 +303,18 @@ function writeDocs(docs) {
   return new Promise((res, rej) => child.once("exit", (c) => (c === 0 ? res() : rej(new Error(err)))));
 }
 
+/** A running session document as seeded with rules off (epoch 1, batch 3 of a 10 × 100 plan). */
+const liveSession = (fields) => ({
+  status: "running", mode: "fit", created: "$now", heartbeat: "$now",
+  plan: { epochs: 10, steps: 100 }, progress: { epoch: 1, batch: 3, step: 3 }, metrics: ["loss"],
+  latest: [{ name: "loss", value: 0.5 }], error: null, ended: null, nan: false, ...fields,
+});
+
 test("a running session from an older writer (no run field): Stop is unavailable, said plainly, and nothing is written", { timeout: 120_000 }, async () => {
   const sid = "k7m2x9q"; // a 7-character ID of the old format
   const key = "Q2hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sF";
   await writeDocs({
-    [`sessions/${sid}`]: {
-      schema: 1, status: "running", mode: "fit", name: "old writer", created: "$now", heartbeat: "$now",
-      plan: { epochs: 10, steps: 100 }, progress: { epoch: 1, batch: 3, step: 3 }, metrics: ["loss"],
-      latest: [{ name: "loss", value: 0.5 }], error: null, ended: null, nan: false,
-    },
+    [`sessions/${sid}`]: liveSession({ schema: 1, name: "old writer" }),
     [`sessions/${sid}/private/owner`]: { key },
   });
   const context = await phoneContext(browser, dashboard.url);
@@ -336,11 +339,7 @@ test("a crafted #k= link keeps the remembered owner key, says so plainly, and St
   const sid = "hk7m2x9q3rstw4vb5n"; // 18 characters of the current format
   const key = "R3hY0c1n_vW3pLx9-RtAeKu7ZmNbD4sG";
   await writeDocs({
-    [`sessions/${sid}`]: {
-      schema: 2, status: "running", mode: "fit", name: "loss\u202etxt.exe", run: 1, created: "$now", heartbeat: "$now",
-      plan: { epochs: 10, steps: 100 }, progress: { epoch: 1, batch: 3, step: 3 }, metrics: ["loss"],
-      latest: [{ name: "loss", value: 0.5 }], error: null, ended: null, nan: false,
-    },
+    [`sessions/${sid}`]: liveSession({ schema: 2, name: "loss\u202etxt.exe", run: 1 }),
     [`sessions/${sid}/private/owner`]: { key },
   });
   const context = await phoneContext(browser, dashboard.url);
