@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from tfwatcher.base import contract, ids
 from tfwatcher.read.firestore import fit
-from tfwatcher.read.untrusted import terminal_text, terminal_tree
+from tfwatcher.read.untrusted import terminal_tree
 
 SPARK = "▁▂▃▄▅▆▇█"
 EPOCH_WINDOW = 120        # newest epoch records listened to

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 
 from tfwatcher.base.access import classify, quota_message
