@@ -4,8 +4,8 @@ Thin triggers only: each parses its event and calls a helper in `tfw_functions`,
 takes a Firestore client and plain values. See docs/notifications.md.
 
 - `notifysession`: on every update of `sessions/{sid}`, a web push to the session's
-  subscribers when it finishes, crashes, stalls or its loss turns NaN (once per event and
-  subscriber). When a send fails for a reason that may pass, the notification is left in
+  subscribers, and to its workspace's when it belongs to one, when it finishes, crashes,
+  stalls or its loss turns NaN (once per event and device). When a send fails for a reason that may pass, the notification is left in
   `state: retry` and the function raises `RetryLater` (an error in the logs).
 - `retrynotify`: every 5 minutes, sends the notifications a failed send left to retry, to the
   subscribers not reached yet (docs/notifications.md).

@@ -22,8 +22,9 @@ if [ -f functions/requirements.txt ]; then
 fi
 .venv/bin/python -c "import tfwatcher, tensorflow, google.cloud.firestore" >/dev/null
 
-# Node: the dashboard and the JavaScript tests, from their lockfiles.
-for dir in hosting tests/rules tests/e2e tests/fallback; do
+# Node: the dashboard and the JavaScript tests, from their lockfiles. tests/functions/suite
+# (issue 19) holds the pinned firebase-tools for tests/functions/emulator_suite.sh.
+for dir in hosting tests/rules tests/e2e tests/fallback tests/functions/suite; do
   if [ -f "$dir/package.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

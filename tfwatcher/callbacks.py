@@ -106,7 +106,8 @@ class _WatchCallback(keras.callbacks.Callback):
         if session is not None and not isinstance(session, Session):
             raise ValueError(f"session must be a tfwatcher.Session; got {type(session).__name__}")
         unknown = set(session_options) - {"project", "credentials", "run_name", "dashboard_url",
-                                          "quiet", "interval", "heartbeat", "system_metrics"}
+                                          "quiet", "interval", "heartbeat", "system_metrics",
+                                          "unwatched_every"}
         if unknown:
             raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
         flat = normalize_config(config)  # TypeError now, on every process, for a bad config
@@ -283,7 +284,7 @@ class EpochEnd(_WatchCallback):
         config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
             session (merged into an explicit or shared session's). Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat`, `system_metrics` for a new session of its own (see
+            `interval`, `heartbeat`, `unwatched_every`, `system_metrics` for a new session of its own (see
             `tfwatcher.Session`).
 
     Each logged epoch also records the optimizer's `learning_rate` (a schedule evaluated at the

@@ -4,6 +4,6 @@
 and returns what it did, so the tests call it directly against the Firestore emulator.
 """
 
-from . import config, contract, message, notify, purge, sweep
+from . import audience, config, contract, message, notify, purge, sweep
 
-__all__ = ["config", "contract", "message", "notify", "purge", "sweep"]
+__all__ = ["audience", "config", "contract", "message", "notify", "purge", "sweep"]

@@ -31,6 +31,10 @@ CONTRACT: dict = _read()
 
 SCHEMA: int = CONTRACT["schema"]
 COLLECTIONS: dict = CONTRACT["collections"]
+DOCUMENTS: dict = CONTRACT["documents"]
+SESSION_ID: dict = CONTRACT["session_id"]
+WORKSPACE_ID: dict = CONTRACT["workspace_id"]
+WORKSPACES: dict = CONTRACT["workspaces"]
 STATUSES: tuple = tuple(CONTRACT["statuses"]["stored"])
 ENDED_STATUSES: tuple = tuple(CONTRACT["statuses"]["ended"])
 NOTIFIED_STATUSES: tuple = tuple(CONTRACT["statuses"]["notified"])
@@ -60,6 +64,15 @@ def stall_after(data: dict | None, floor: float) -> float:
     return max(floor, MISSED_HEARTBEATS * declared_period(data))
 
 
+def is_workspace_id(value) -> bool:
+    """True for a stored workspace ID: the prefix, then a session-ID-shaped body (the
+    contract's alphabet and length)."""
+    if not isinstance(value, str) or not value.startswith(WORKSPACE_ID["prefix"]):
+        return False
+    body = value[len(WORKSPACE_ID["prefix"]):]
+    return len(body) == SESSION_ID["length"] and all(c in SESSION_ID["alphabet"] for c in body)
+
+
 def sessions(db):
     """The `sessions` collection."""
     return db.collection(COLLECTIONS["sessions"])
@@ -73,3 +86,13 @@ def session(db, sid: str):
 def subcollection(db, sid: str, name: str):
     """`sessions/{sid}/{name}`, `name` a key of the contract's collections."""
     return session(db, sid).collection(COLLECTIONS[name])
+
+
+def workspace(db, wid: str):
+    """`workspaces/{wid}`."""
+    return db.collection(COLLECTIONS["workspaces"]).document(wid)
+
+
+def workspace_subcollection(db, wid: str, name: str):
+    """`workspaces/{wid}/{name}`, `name` a key of the contract's collections."""
+    return workspace(db, wid).collection(COLLECTIONS[name])

@@ -11,17 +11,19 @@ Flow for one session update (`before` and `after` are the session document's dat
    or `"gave_up"` (or one written by an older version, without `state`) means done: a
    duplicated trigger delivery sends nothing. A marker another attempt holds (`"sending"`,
    lease not expired) is left alone.
-3. `subscribers()` reads the owner's subscriptions (`subscribers/o-*`, proven with the owner
-   key by the rules, which cap them at `MAX_OWNER_SUBSCRIBERS`) first, every one of them
-   (beyond the cap, in older sessions, the oldest by `created`, never the first by ID), then
-   the viewers' (at most `MAX_SUBSCRIBERS`, the oldest by `created`; the rules cap them at
-   `MAX_VIEWERS` per session), minus those the marker lists as `delivered` by an earlier
-   attempt.
-4. `send()` sends one FCM web push per token (`send_each_for_multicast`), deletes the
-   subscriptions whose token FCM reports as unregistered or invalid, and reports which
-   subscriptions got it and which failed for a reason that may pass (FCM unavailable,
-   quota, no network: `pending`).
-5. The marker records `delivered`. With nothing pending it becomes `"sent"`; otherwise
+3. `audience.everyone()` reads the owner's subscriptions (`subscribers/o-*`, proven with the
+   owner key by the rules, which cap them at `MAX_OWNER_SUBSCRIBERS`) first, every one of
+   them (beyond the cap, in older sessions, the oldest by `created`, never the first by ID),
+   then the viewers' (at most `MAX_SUBSCRIBERS`, the oldest by `created`; the rules cap them
+   at `MAX_VIEWERS` per session). For a session in a workspace (`private/owner.workspace`) it
+   adds the workspace's subscriptions by the same policy (its owners after the session's,
+   its viewers last). Left out: those the marker lists as `delivered` by an earlier attempt,
+   and tokens it lists as `reached` (a device subscribed to the session and its workspace).
+4. `send()` sends one FCM web push per token (`send_each_for_multicast`; a token held by
+   several subscriptions is sent to once), deletes the subscriptions whose token FCM reports
+   as unregistered or invalid, and reports which subscriptions got it and which failed for a
+   reason that may pass (FCM unavailable, quota, no network: `pending`).
+5. The marker records `delivered` and `reached`. With nothing pending it becomes `"sent"`; otherwise
    `"retry"`, and `retry_pending()` (the scheduled function `retrynotify`, every 5 minutes)
    tries again, sending only to the subscriptions not reached yet. So a failed send does not
    burn the notification, and a delivered one is not repeated. After `MAX_ATTEMPTS` attempts
@@ -35,15 +37,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from typing import Any, Iterable, Mapping, Sequence
 
 import firebase_admin.exceptions
 from firebase_admin import messaging
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
-from google.cloud.firestore_v1.field_path import FieldPath
 
-from . import contract
+from . import audience, contract
+from .audience import (  # noqa: F401  (re-exported: who a notification goes to)
+    MAX_OWNER_SUBSCRIBERS,
+    MAX_SUBSCRIBERS,
+    MAX_VIEWERS,
+    OWNER_PREFIX,
+    WORKSPACE_KEY,
+    subscribers,
+)
 from .message import (  # noqa: F401  (re-exported: what a notification says)
     BODY_MAX,
     NAN_EVENT,
@@ -64,23 +74,6 @@ EVENTS = STATUS_EVENTS + (NAN_EVENT,)
 MARKER_SCHEMA = 1
 
 FCM_BATCH = 500  # the most tokens one multicast may carry
-# Viewer subscriptions a session can take: the rules' cap (maxViewers() in firestore.rules,
-# MAX_VIEWERS in hosting/src/subscriber.ts).
-MAX_VIEWERS = 20
-# Viewer subscriptions one notification goes to at most: the oldest by `created`. Above the
-# rules' cap, for sessions subscribed to before the cap existed.
-MAX_SUBSCRIBERS = 50
-# Owner subscriptions (`subscribers/o-{sha256(key:token)}`, one per device of the owner) a
-# session takes: the rules' cap (maxOwners() in firestore.rules, counted in counters/owners).
-# Every one is sent to, before and regardless of the viewers; above the cap (a session
-# subscribed to before the cap existed) the oldest by `created`, so tokens chosen to sort
-# first cannot push the owner's own devices out.
-MAX_OWNER_SUBSCRIBERS = 20
-# Owner documents read per notification, to choose the oldest; the rules keep a session at
-# MAX_OWNER_SUBSCRIBERS.
-OWNER_READ_LIMIT = 200
-OWNER_PREFIX = "o-"  # TODO(contract): the owner subscription ID format, o-{sha256(key:token)}
-_NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)  # sorts a document without `created` last
 # Retries of a failed send (the trigger is redelivered): how many, and for how long.
 MAX_ATTEMPTS = 10
 GIVE_UP_AFTER = dt.timedelta(hours=2)
@@ -89,13 +82,14 @@ LEASE = dt.timedelta(seconds=120)  # one attempt's hold on the marker
 
 @dataclasses.dataclass
 class SendResult:
-    """Outcome of sending one notification to a session's subscribers."""
+    """Outcome of sending one notification to a session's (and its workspace's) subscribers."""
 
     tokens: int = 0
     sent: int = 0
     failed: int = 0
-    removed: list[str] = dataclasses.field(default_factory=list)  # subscriber doc IDs deleted
-    delivered: list[str] = dataclasses.field(default_factory=list)  # subscriber doc IDs reached
+    removed: list[str] = dataclasses.field(default_factory=list)  # subscription keys deleted
+    delivered: list[str] = dataclasses.field(default_factory=list)  # subscription keys reached
+    reached: list[str] = dataclasses.field(default_factory=list)  # token_hash() of tokens reached
     pending: list[str] = dataclasses.field(default_factory=list)  # failed, may work on a retry
     errors: list[str] = dataclasses.field(default_factory=list)  # a few error texts
 
@@ -144,6 +138,12 @@ class Claim:
     state: str
     attempt: int = 0
     delivered: list[str] = dataclasses.field(default_factory=list)
+    reached: list[str] = dataclasses.field(default_factory=list)
+
+
+def token_hash(token: str) -> str:
+    """How the marker names a token FCM accepted (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _marker(db: firestore.Client, sid: str, event: str):
@@ -167,7 +167,7 @@ def claim(db: firestore.Client, sid: str, event: str, now: dt.datetime | None = 
         if not snap.exists:
             tx.create(ref, {"schema": MARKER_SCHEMA, "event": event, "state": "sending", "attempts": 1,
                             "first_at": now, "lease_until": now + LEASE, "delivered": [],
-                            "at": firestore.SERVER_TIMESTAMP})
+                            "reached": [], "at": firestore.SERVER_TIMESTAMP})
             return Claim("mine", 1, [])
         data = snap.to_dict() or {}
         state = data.get("state")
@@ -182,54 +182,12 @@ def claim(db: firestore.Client, sid: str, event: str, now: dt.datetime | None = 
             tx.update(ref, {"state": "gave_up", "at": firestore.SERVER_TIMESTAMP})
             return Claim("gave_up", attempts)
         delivered = [d for d in data.get("delivered") or [] if isinstance(d, str)]
+        reached = [d for d in data.get("reached") or [] if isinstance(d, str)]
         tx.update(ref, {"state": "sending", "attempts": attempts + 1, "lease_until": now + LEASE,
                         "at": firestore.SERVER_TIMESTAMP})
-        return Claim("mine", attempts + 1, delivered)
+        return Claim("mine", attempts + 1, delivered, reached)
 
     return run(db.transaction())
-
-
-def subscribers(db: firestore.Client, sid: str,
-                limit: int | None = None) -> list[tuple[str, str]]:
-    """`(subscriber doc ID, token)` to notify: the owner's subscriptions first, then viewers'.
-
-    Owner subscriptions (`o-…` IDs, which only the owner key can create): every one within the
-    rules' cap, the oldest `MAX_OWNER_SUBSCRIBERS` by `created` (then ID), so viewers can never
-    crowd the owner out and IDs chosen to sort first cannot either. Viewers: the oldest
-    `limit` (default `MAX_SUBSCRIBERS`) by `created`, then ID. Documents without a `created`
-    timestamp (browsers cannot write one: the rules require it) are not in the ordered query
-    and are never sent to; neither are documents without a token.
-    """
-    limit = MAX_SUBSCRIBERS if limit is None else limit
-    col = contract.subcollection(db, sid, "subscribers")
-    out: list[tuple[str, str]] = []
-
-    def add(snap) -> None:
-        token = (snap.to_dict() or {}).get("token")
-        if isinstance(token, str) and token:
-            out.append((snap.id, token))
-
-    past_owners = OWNER_PREFIX[:-1] + chr(ord(OWNER_PREFIX[-1]) + 1)  # "o.": after every "o-…"
-    owners = (col.where(filter=FieldFilter(FieldPath.document_id(), ">=", col.document(OWNER_PREFIX)))
-              .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(past_owners)))
-              .limit(OWNER_READ_LIMIT))
-    by_age = sorted(owners.stream(), key=lambda snap: (_created(snap), snap.id))
-    for snap in by_age[:MAX_OWNER_SUBSCRIBERS]:
-        add(snap)
-    viewers = 0
-    # Read past any owner documents among the oldest, so `limit` viewers still come back.
-    query = col.order_by("created").limit(limit + MAX_OWNER_SUBSCRIBERS)  # ties: by document ID
-    for snap in query.stream():
-        if snap.id.startswith(OWNER_PREFIX) or viewers >= limit:
-            continue
-        before = len(out)
-        add(snap)
-        viewers += len(out) - before
-    return out
-
-
-def _created(snap) -> dt.datetime:
-    return _aware((snap.to_dict() or {}).get("created")) or _NEVER
 
 
 def is_stale_token_error(exc: BaseException | None) -> bool:
@@ -245,8 +203,10 @@ def is_stale_token_error(exc: BaseException | None) -> bool:
 
 
 def send(db: firestore.Client, sid: str, note: Note,
-         subs: Iterable[tuple[str, str]]) -> SendResult:
-    """Push `note` to the subscribers `subs`; delete the ones FCM rejects for good.
+         subs: Iterable[tuple[str, str]], workspace: str | None = None) -> SendResult:
+    """Push `note` to the subscriptions `subs` (`(key, token)`, keys as in `audience`: a
+    workspace's are resolved in `workspace`); delete the ones FCM rejects for good. A token
+    under several keys is sent to once, and its outcome counts for each of them.
 
     Never raises for FCM: a multicast that fails as a whole (no network, no credentials, FCM
     down) counts all its tokens as `pending`, as does a token FCM refuses for a passing reason.
@@ -276,6 +236,7 @@ def send(db: firestore.Client, sid: str, note: Note,
             if resp.success:
                 result.sent += 1
                 result.delivered.extend(by_token[token])
+                result.reached.append(token_hash(token))
                 continue
             result.failed += 1
             if is_stale_token_error(resp.exception):
@@ -285,12 +246,7 @@ def send(db: firestore.Client, sid: str, note: Note,
                     error(resp.exception)
                 result.pending.extend(by_token[token])
     if stale:
-        col = contract.subcollection(db, sid, "subscribers")
-        for start in range(0, len(stale), 500):
-            batch = db.batch()
-            for doc_id in stale[start:start + 500]:
-                batch.delete(col.document(doc_id))
-            batch.commit()
+        audience.delete(db, sid, workspace, stale)
         result.removed = stale
     return result
 
@@ -312,11 +268,12 @@ def notify_events(db: firestore.Client, sid: str, events: Sequence[str],
             continue
         note = build_note(event, sid, session, app_url)
         marker = _marker(db, sid, event)
-        already = set(got.delivered)
-        everyone = subscribers(db, sid)
-        subs = [(doc_id, token) for doc_id, token in everyone if doc_id not in already]
+        already, reached = set(got.delivered), set(got.reached)
+        everyone, workspace = audience.everyone(db, sid)
+        subs = [(key, token) for key, token in everyone
+                if key not in already and token_hash(token) not in reached]
         if not subs:
-            if already:  # everyone left was reached by an earlier attempt
+            if already or reached:  # everyone left was reached by an earlier attempt
                 marker.update({"state": "sent", "pending": 0, "at": firestore.SERVER_TIMESTAMP})
                 results.append(NotifyResult(event, "sent", note, SendResult()))
             else:
@@ -325,13 +282,14 @@ def notify_events(db: firestore.Client, sid: str, events: Sequence[str],
                 results.append(NotifyResult(event, "no_subscribers", note, SendResult()))
             continue
         try:
-            sent = send(db, sid, note, subs)
+            sent = send(db, sid, note, subs, workspace)
         except Exception as err:  # Firestore trouble deleting stale tokens, or a bug: retry
             sent = SendResult(tokens=len(subs), failed=len(subs),
                               pending=[doc_id for doc_id, _ in subs],
                               errors=[clip(f"{type(err).__name__}: {err}", 300)])
         delivered = sorted(already | set(sent.delivered))
-        fields = {"delivered": delivered, "tokens": sent.tokens, "sent": sent.sent,
+        fields = {"delivered": delivered, "reached": sorted(reached | set(sent.reached)),
+                  "tokens": sent.tokens, "sent": sent.sent,
                   "failed": sent.failed, "removed": len(sent.removed),
                   "pending": len(sent.pending), "at": firestore.SERVER_TIMESTAMP}
         if sent.errors:

@@ -9,7 +9,7 @@ import pytest
 from firebase_admin import exceptions as fb_exceptions
 from firebase_admin import messaging
 
-from tfw_functions import config, notify
+from tfw_functions import audience, config, notify
 
 from .support import document_updated, new_sid, now_utc
 
@@ -286,7 +286,7 @@ def add_subscribers(db, ref, n, created=None):
 
 
 def test_more_than_500_tokens_go_in_batches(fdb, fcm, monkeypatch):
-    monkeypatch.setattr(notify, "MAX_SUBSCRIBERS", 1000)  # batching needs more than the cap
+    monkeypatch.setattr(audience, "MAX_SUBSCRIBERS", 1000)  # batching needs more than the cap
     sid = new_sid()
     after = session_data(status="finished")
     ref = seed(fdb, sid, after)

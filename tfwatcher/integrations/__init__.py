@@ -17,7 +17,8 @@ from tfwatcher.record.session import Session, normalize_config, shared_session
 __all__ = ["make_session", "Off", "rank_from_env", "stop_allowed", "SESSION_OPTIONS"]
 
 SESSION_OPTIONS = frozenset({"project", "credentials", "run_name", "dashboard_url", "quiet",
-                             "interval", "heartbeat", "system_metrics"})
+                             "interval", "heartbeat", "system_metrics",
+                             "unwatched_every"})
 
 
 class Off:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import threading
 
 from tfwatcher.base.contract import collection_path, doc_path, session_path
-from tfwatcher.record.chunk import CHUNK_MAX_BYTES, CHUNK_MAX_POINTS, Chunk
+from tfwatcher.record.chunk import (CHUNK_MAX_BYTES, CHUNK_MAX_POINTS, GROWN_MAX_BYTES,
+                                    GROWN_MAX_POINTS, Chunk)
 from tfwatcher.record.commit import SERVER_TIME
 from tfwatcher.record.summaries import EpochTable, Summaries
 
@@ -43,6 +44,7 @@ class Buffer:
         self.stats = stats
         self.derived = derived
         self.chunk_max_points = chunk_max_points
+        self.grow = False  # nobody watches: chunks close at the GROWN_ limits (set by the sender)
         self.lock = threading.Lock()
         self.open: dict[str, Chunk] = {}
         self.next_index: dict[str, int] = {}
@@ -82,7 +84,11 @@ class Buffer:
                 summaries = self.summaries[kind] = Summaries(kind, collection_path(self.sid, "summaries"))
             summaries.add(step, t, seconds, chunk.index, metrics)
         self.stats["points"] += 1
-        if chunk.n >= self.chunk_max_points or chunk.bytes >= CHUNK_MAX_BYTES:
+        if self.grow:
+            closes = chunk.n >= max(self.chunk_max_points, GROWN_MAX_POINTS) or chunk.bytes >= GROWN_MAX_BYTES
+        else:
+            closes = chunk.n >= self.chunk_max_points or chunk.bytes >= CHUNK_MAX_BYTES
+        if closes:
             self.closed[chunk.doc_id] = chunk.to_doc()
             del self.open[kind]
 
@@ -132,12 +138,14 @@ class Buffer:
 
     def take_locked(self, now: float, interval: float, closing: bool, heartbeat_on: bool,
                     due: bool, live_wanted: bool, live: dict, hold_closed: bool = False,
-                    live_asks: int | None = None) -> list[Write]:
+                    live_asks: int | None = None, grow: bool = False) -> list[Write]:
         """Pending writes, oldest kinds first, the session document last; they become the
         writes in flight (`taken`). `live` are the session's live fields, read (without the
         lock) if `live_wanted`; `due` says a heartbeat is due. `hold_closed`: the spool file
         still has older chunks to upload, so closed chunks stay (to follow them there).
-        `live_asks`: `urgent_asks` when the live fields were read (None: read now)."""
+        `live_asks`: `urgent_asks` when the live fields were read (None: read now).
+        `grow`: nobody watches (tfwatcher.record.attention), so open chunks close only at the
+        hard limits (CHUNK_MAX_POINTS, CHUNK_MAX_BYTES): fewer, fuller documents."""
         writes: list[Write] = []
         for path, (doc, merge) in self.first.items():
             writes.append(("first", path, doc, merge))
@@ -152,10 +160,11 @@ class Buffer:
                 self.close_full_locked()
                 continue
             # An open chunk goes at most once an interval (an epoch wakes the thread early).
-            if chunk.dirty and (force or chunk.full() or now - chunk.sent_at >= 0.9 * interval):
+            full = chunk.full() and not grow
+            if chunk.dirty and (force or full or now - chunk.sent_at >= 0.9 * interval):
                 chunk.dirty = False
                 chunk.sent_at = now
-                if chunk.full():  # its last write: later points start the next chunk
+                if full:  # its last write: later points start the next chunk
                     del self.open[kind]
                     writes.append(("closed", doc_path(self.sid, "batches", chunk.doc_id),
                                    chunk.to_doc(), False))

@@ -20,6 +20,11 @@ CHUNK_BYTES = 100_000
 CHUNK_MAX_POINTS = 5000
 CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 THIN_WINDOW = 10
+# While nobody watches (tfwatcher.record.attention) an open chunk is written once a round at
+# most, so it may grow this far before it closes: fewer, fuller documents (a point of 3
+# metrics is ~64 bytes stored; estimates here count 80).
+GROWN_MAX_POINTS = 12_000
+GROWN_MAX_BYTES = 850_000
 
 
 class Chunk:

@@ -27,6 +27,7 @@ import random
 import time
 
 from tfwatcher.base.access import classify, quota_message
+from tfwatcher.record.attention import BACKLOG_CHECK_SECONDS, Attention, presence_listener
 from tfwatcher.record import commit, spool
 from tfwatcher.record.buffer import Write
 from tfwatcher.record.spill import MAX_BUFFERED_POINTS, Spill  # noqa: F401 (re-exported)
@@ -38,22 +39,23 @@ log = logging.getLogger("tfwatcher")
 class Connection:
     """What one loop opened: its client and the listener it started with it."""
 
-    __slots__ = ("client", "unsubscribe", "listener_gen")
+    __slots__ = ("client", "unsubscribe", "listener_gen", "presence")
 
     def __init__(self):
         self.client = None
         self.unsubscribe = None
         self.listener_gen = 0
+        self.presence = None   # ends the presence listener (tfwatcher.record.attention)
 
     def release(self) -> None:
-        """End the listener, then the client's channels (best effort: nothing is lost here)."""
-        for close in (self.unsubscribe, getattr(self.client, "close", None)):
+        """End the listeners, then the client's channels (best effort: nothing is lost here)."""
+        for close in (self.unsubscribe, self.presence, getattr(self.client, "close", None)):
             if close is not None:
                 try:
                     close()
                 except Exception:
                     pass
-        self.client = self.unsubscribe = None
+        self.client = self.unsubscribe = self.presence = None
 
 
 class Sender:
@@ -72,22 +74,22 @@ class Sender:
         self.listener = None           # listener(client) -> unsubscribe callable
         self.listener_gen = 0
         self.manual = Connection()     # step()'s connection: the caller is its loop
+        self.attention = Attention(writer.unwatched_every)  # the cadence (under Buffer.lock)
 
     # ----- the loop -------------------------------------------------------------------------
 
     def run(self) -> None:
-        """The thread's body: rounds every `interval` until the writer is done with it."""
+        """The thread's body: rounds every `interval` (every `unwatched_every` while nobody
+        watches: tfwatcher.record.attention) until the writer is done with it."""
         w = self.writer
         conn = Connection()
         try:
             started = time.monotonic()
             early_at = float("-inf")
             while True:
-                # Rounds start every `interval` (not `interval` after the last one ended), so
-                # a point waits at most one interval plus one commit.
-                woken = w._wake.wait(max(0.0, started + w.interval - time.monotonic()))
-                w._wake.clear()
-                if woken:
+                # Rounds start every period (not a period after the last one ended), so a
+                # point waits at most one period plus one commit.
+                if self._wait(started):
                     # Early rounds (an epoch, a flush) come at most once a `min_round_gap`
                     # (the Writer's): a fit doing 20 epochs a second sends ~5 rounds a second,
                     # not 20, each a commit whose encoding competes with training for the GIL.
@@ -104,6 +106,35 @@ class Sender:
             w._thread_ended()
             conn.release()
 
+    def _wait(self, started: float) -> bool:
+        """Wait for the next round; True if woken early for something that does not wait."""
+        w = self.writer
+        while True:
+            with w._buffer.lock:
+                period = self.attention.period(w.interval)
+                watched = self.attention.watched
+            remaining = started + period - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Unwatched, the wait is sliced to look at the backlog now and then.
+            woken = w._wake.wait(remaining if watched else min(remaining, BACKLOG_CHECK_SECONDS))
+            w._wake.clear()
+            with w._buffer.lock:
+                early = self.early_locked()
+            if early:
+                return woken
+
+    def early_locked(self) -> bool:
+        """A wake that starts a round now: any while watched; unwatched, only for what may not
+        wait for the slow cadence (a status change or other urgent session update, a flush,
+        the end, a viewer's arrival, a backlog past half the memory bound)."""
+        w = self.writer
+        buf = w._buffer
+        a = self.attention
+        return (a.watched or a.arrived or a.redeclare or w._closing or w._stopping
+                or buf.session_urgent or buf.force_derived
+                or buf.buffered_points_locked() >= MAX_BUFFERED_POINTS // 2)
+
     def step(self) -> None:
         """One round now on the caller's thread, ignoring any backoff."""
         with self.writer._buffer.lock:
@@ -112,6 +143,7 @@ class Sender:
 
     def round(self, now: float, conn: Connection) -> None:
         w = self.writer
+        self._settle(now)
         self._sample(now)
         try:
             if w.disabled:
@@ -123,6 +155,20 @@ class Sender:
         except Exception as err:  # a bug of ours: keep the data, warn, try again later
             w._warn_once("bug", f"tfwatcher: writer error {err!r}; will retry")
             self._failed()
+
+    def _settle(self, now: float) -> None:
+        """The cadence for this round; a change is declared in the session document at once
+        (`heartbeat_every`), so readers judge "stalled" against the period in force."""
+        from tfwatcher.record.documents import heartbeat_fields
+
+        w = self.writer
+        with w._buffer.lock:
+            watched, changed = self.attention.settle_locked(now)
+            w._buffer.grow = not watched
+            declare = changed and w._heartbeat_on
+            heartbeat = self.attention.heartbeat(w.heartbeat)
+        if declare:
+            w.update_session(heartbeat_fields(heartbeat), urgent=True)
 
     def cause(self) -> str:
         """Why data waits: `quota` (refused for quota), `outage` (the last send failed) or
@@ -163,14 +209,15 @@ class Sender:
         w = self.writer
         buf = w._buffer
         with buf.lock:
-            due = w._heartbeat_on and now - self.last_heartbeat >= w.heartbeat
+            due = w._heartbeat_on and now - self.last_heartbeat >= self.attention.heartbeat(w.heartbeat)
             live_wanted = buf.session_urgent or due
             asks = buf.urgent_asks
+            period, grow = self.attention.period(w.interval), not self.attention.watched
         # The session's fields are read without holding our lock (see the module docstring).
         live = w._session_fields() if live_wanted else {}
         with buf.lock:
-            return buf.take_locked(now, w.interval, w._closing, w._heartbeat_on, due,
-                                   live_wanted, live, hold_closed, live_asks=asks)
+            return buf.take_locked(now, period, w._closing, w._heartbeat_on, due,
+                                   live_wanted, live, hold_closed, live_asks=asks, grow=grow)
 
     def _send(self, now: float, conn: Connection) -> None:
         w = self.writer
@@ -191,6 +238,7 @@ class Sender:
             if conn.client is None:
                 conn.client = w._client_factory()
             self._sync_listener(conn)
+            self._sync_presence(conn)
             client = conn.client
             groups = commit.group(writes, self._fit)
             if self.failures and len(groups[0]) > 1:  # after a refusal, probe with one write
@@ -308,6 +356,19 @@ class Sender:
                 conn.unsubscribe = listener(conn.client)
         except Exception as err:
             w._warn_once("listener", f"tfwatcher: remote stop unavailable ({type(err).__name__})")
+
+    def _sync_presence(self, conn: Connection) -> None:
+        """Start the presence listener with this loop's client, once (none if the writer
+        keeps the watched cadence always)."""
+        w = self.writer
+        if conn.presence is not None or not self.attention.enabled:
+            return
+        try:
+            conn.presence = presence_listener(w._buffer.sid, w._presence_seen)(conn.client)
+        except Exception as err:
+            conn.presence = lambda: None  # not again with this client; the slow cadence holds
+            w._warn_once("presence", f"tfwatcher: cannot tell when someone watches "
+                                     f"({type(err).__name__}); sending at the slow cadence")
 
     def _commit(self, client, writes: list[Write]) -> None:
         """One commit of `writes` (the on_send hook sees them first)."""

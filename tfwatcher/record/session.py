@@ -41,6 +41,7 @@ from tfwatcher.record.hyperparameters import (MAX_CONFIG, MAX_CONFIG_NAME,  # no
                                               MAX_CONFIG_STRING, config_entries, merge_config,
                                               normalize_config)
 from tfwatcher.record.progress import RunProgress
+from tfwatcher.record.attention import UNWATCHED_EVERY
 from tfwatcher.record.values import scalar_metrics
 from tfwatcher.record.writer import SERVER_TIME, Writer
 
@@ -67,6 +68,11 @@ class Session:
         quiet: if True, print nothing when created. Defaults to False.
         interval: seconds between sends of batch points. Defaults to 1.0.
         heartbeat: seconds between heartbeats of the session document. Defaults to 10.0.
+        unwatched_every: seconds between sends while no dashboard shows the session (docs/
+            deploy.md, "Costs"): everything logged goes out then, status changes and the
+            owner's Stop at once whatever the cadence, and a dashboard that opens gets it all
+            within seconds. None sends every `interval` always (a run nobody watches then
+            costs ~25x the writes). Defaults to 300.
         config: the run's hyperparameters, a dict of names to values, shown on the dashboard.
             Nested dicts are flattened (`{"optimizer": {"lr": 0.1}}` → `optimizer.lr`); numbers,
             strings, bools and None are stored as they are, anything else as its repr (200
@@ -82,7 +88,8 @@ class Session:
     def __init__(self, project: str | None = None, credentials=None, run_name: str = "",
                  dashboard_url: str | None = None, quiet: bool = False, interval: float = 1.0,
                  heartbeat: float = float(HEARTBEAT_SECONDS), config: Mapping | None = None,
-                 system_metrics: bool | None = None):
+                 system_metrics: bool | None = None,
+                 unwatched_every: float | None = UNWATCHED_EVERY):
         self.config: dict = normalize_config(config)
         if not isinstance(run_name, str):
             raise ValueError(f"run_name must be a string; got {type(run_name).__name__} {run_name!r:.80}")
@@ -93,6 +100,11 @@ class Session:
         for name, value in (("interval", interval), ("heartbeat", heartbeat)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
+        if unwatched_every is not None and (
+                isinstance(unwatched_every, bool) or not isinstance(unwatched_every, (int, float))
+                or not unwatched_every >= interval or unwatched_every == float("inf")):
+            raise ValueError(f"unwatched_every must be None or a number of seconds of at least "
+                             f"interval ({interval!r}); got {unwatched_every!r}")
         if system_metrics is None:
             system_metrics = os.environ.get("TFWATCHER_SYSTEM_METRICS", "1").strip() != "0"
         for name, value in (("quiet", quiet), ("system_metrics", system_metrics)):
@@ -125,6 +137,7 @@ class Session:
         self.dashboard_url = self.target.dashboard_url
         self.writer = Writer(self.target.client, session_path(self.id),
                              session_fields=self._live_fields, interval=interval, heartbeat=heartbeat,
+                             unwatched_every=unwatched_every,
                              explain=functools.partial(access.explain, project=self.target.project))
         # Buffered only: they go out with the first thing logged (or the first start()).
         self.writer.add_first(documents.owner_path(self.id), {"key": self.owner_key})
@@ -230,9 +243,10 @@ class Session:
             if set_sampler is not None:
                 set_sampler(system.sampler_for(self) if self.system_metrics else None,
                             every=SYSTEM_EVERY)
-            self.writer.heartbeat_on(True)
+            # The start fields first: the heartbeat's start declares the cadence after them.
             self.writer.update_session(documents.start_fields(mode, self.plan, run, self.writer.heartbeat),
                                        urgent=True)
+            self.writer.heartbeat_on(True)
 
     def log_batch(self, metrics, epoch: int | None = None, batch: int | None = None,
                   seconds: float | None = None, kind: str = "train", step: int | None = None) -> int:

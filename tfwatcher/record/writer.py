@@ -58,6 +58,7 @@ from typing import Callable
 
 from tfwatcher.base.contract import session_path as _session_path
 from tfwatcher.record import spool as _spool
+from tfwatcher.record.attention import UNWATCHED_EVERY
 from tfwatcher.record.buffer import Buffer
 from tfwatcher.record.chunk import (CHUNK_BYTES, CHUNK_MAX_BYTES, CHUNK_MAX_POINTS, CHUNK_POINTS,
                                     THIN_WINDOW, thin_chunk)
@@ -88,6 +89,9 @@ class Writer:
             `tfwatcher.base.access.explain`.
         autostart: start the thread on first use. Defaults to True; tests that drive the
             writer step by step (`step()`) pass False.
+        unwatched_every: seconds between rounds while nobody watches the session
+            (tfwatcher.record.attention); None keeps the watched cadence always. Defaults to
+            300 (the contract's `attention.unwatched_round_seconds`).
     """
 
     derived = True  # summaries and the epoch table; bench/writes.py turns them off for its baseline
@@ -97,7 +101,8 @@ class Writer:
     def __init__(self, client_factory: Callable, session_path: str,
                  session_fields: Callable[[], dict] | None = None, interval: float = 1.0,
                  heartbeat: float = 10.0, commit_timeout: float = 10.0, backoff_cap: float = 30.0,
-                 explain: Callable[[BaseException], str] | None = None, autostart: bool = True):
+                 explain: Callable[[BaseException], str] | None = None, autostart: bool = True,
+                 unwatched_every: float | None = UNWATCHED_EVERY):
         sid = session_path.rsplit("/", 1)[-1]
         if _session_path(sid) != session_path:
             raise ValueError(f"session_path must be a session document's path; got {session_path!r}")
@@ -109,6 +114,7 @@ class Writer:
         self.heartbeat = heartbeat
         self.commit_timeout = commit_timeout
         self.backoff_cap = backoff_cap
+        self.unwatched_every = unwatched_every
         self._autostart = autostart
         self.stats = {"commits": 0, "writes": 0, "errors": 0, "points": 0, "max_backlog": 0, "splits": 0,
                       "thinned": 0, "spooled_docs": 0, "spooled_points": 0, "threads": 0,
@@ -202,8 +208,30 @@ class Writer:
             self.update_session(heartbeat_fields(seconds), urgent=True)
 
     def heartbeat_on(self, on: bool) -> None:
+        """The heartbeat runs while a run is in progress; a run's start counts as watched for
+        a presence lease's length (its link was just shown)."""
         with self._buffer.lock:
             self._heartbeat_on = on
+            if on:
+                self._sender.attention.run_started_locked(time.monotonic())
+        if on:
+            self._wake.set()  # the next round declares the cadence in force
+
+    def _presence_seen(self, remaining: float) -> None:
+        """The presence listener read a lease with `remaining` seconds to go (called on the
+        client's listener thread): a viewer's arrival sends everything pending at once."""
+        with self._buffer.lock:
+            arrival = self._sender.attention.seen_locked(time.monotonic(), remaining)
+            if arrival:
+                self._buffer.force_derived = True
+        if arrival:
+            self._wake.set()
+
+    @property
+    def watched(self) -> bool:
+        """The cadence in force: True while someone watches (or a run just started)."""
+        with self._buffer.lock:
+            return self._sender.attention.watched
 
     def set_sampler(self, sampler: Callable[[], None] | None, every: float = 10.0) -> None:
         """`sampler()` is called on the writer thread, with no lock of ours held, at most every
@@ -249,6 +277,7 @@ class Writer:
         for thread in list(self._threads):
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
+        self._sender.manual.release()  # what step() opened, if a caller drove it
 
     @property
     def alive(self) -> bool:

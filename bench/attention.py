@@ -1,0 +1,148 @@
+"""Writes a day of training costs when nobody watches, and with a viewer for one hour of it
+(issue 18's targets), in simulated time against a real Firestore emulator.
+
+    .venv/bin/python bench/attention.py [--hours 24] [--rates 20,200,2000] [--json out.json]
+
+Method: a real `Session` (system metrics on, 3 metrics per batch, an epoch every 10 min)
+whose writer is driven round by round on a simulated clock: the loop's own decisions
+(`Attention.period`, `Sender.early_locked`) say when a round starts, and each round is the
+writer's real round (`Sender.round`), committing to the emulator. Writes are counted at the
+commits. Only the clock is simulated: batches are logged one by one (rate × seconds calls to
+`log_batch`), so nothing is projected except where `--project` says so (the fast rates run
+a shorter window, projected to an hour). A viewer is simulated as the presence listener sees
+one: a lease of 120 s renewed every 60 s (`Writer._presence_seen`'s state change), and the
+reads that listener costs are counted (one per renewal).
+
+Baseline in the same run: the same day with `unwatched_every=None` (the writer before
+issue 18, sending every second whoever watches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ["TFWATCHER_QR"] = "0"
+
+EPOCH_EVERY = 600  # seconds
+METRICS = 3
+
+
+def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatched_every,
+             count_from: int = 0) -> dict:
+    """Writes (by kind) and presence reads for `seconds` of simulated training at `rate`
+    batches/s; `watched` = (from, to) seconds during which a viewer is present."""
+    import tfwatcher
+    from tfwatcher.record.attention import LEASE
+    from tfwatcher.record.sender import Connection
+
+    counts: dict[str, int] = {}
+    s = tfwatcher.Session(quiet=True, system_metrics=True, unwatched_every=unwatched_every)
+    w = s.writer
+    w._autostart = False
+    sender = w._sender
+    att = sender.attention
+    clock = [0]
+
+    def count(writes):
+        if clock[0] >= count_from:
+            for k in writes:
+                counts[k[0]] = counts.get(k[0], 0) + 1
+
+    w.on_send = count
+    conn = Connection()
+    steps_per_epoch = int(rate * EPOCH_EVERY)
+    s.start(mode="fit", epochs=seconds // EPOCH_EVERY + 1, steps=steps_per_epoch)
+    with w._lock:
+        att.watched_until = LEASE  # the run's start counts as watched (simulated clock)
+    reads = 0
+    started = 0.0
+    step = 0
+    carry = 0.0
+    t_wall = time.perf_counter()
+    for t in range(seconds):
+        clock[0] = t
+        carry += rate
+        while carry >= 1.0:
+            carry -= 1.0
+            step += 1
+            epoch, batch = divmod(step - 1, steps_per_epoch)
+            s.log_batch({"loss": 1.0 / step, "accuracy": step % 7 / 7, "lr": 0.001},
+                        epoch=epoch + 1, batch=batch + 1, seconds=1.0 / rate)
+            if batch + 1 == steps_per_epoch:
+                s.log_epoch({"loss": 1.0 / step, "val_loss": 1.1 / step}, epoch=epoch + 1,
+                            seconds=EPOCH_EVERY)
+        if watched and watched[0] <= t < watched[1] and (t - watched[0]) % 60 == 0:
+            reads += 1  # the presence listener reads each renewal
+            with w._lock:
+                if att.seen_locked(float(t), 120.0):
+                    w._buffer.force_derived = True
+                    w._wake.set()
+        with w._lock:
+            period = att.period(w.interval)
+            early = w._wake.is_set() and sender.early_locked()
+        if t >= started + period or early:
+            w._wake.clear()
+            started = float(t)
+            sender.round(float(t), conn)
+    per_writes = sum(counts.values())
+    s.finish()
+    w.stop(0)
+    conn.release()
+    return {"rate": rate, "seconds": seconds - count_from, "points": step, "writes": per_writes,
+            "by_kind": counts, "presence_reads": reads,
+            "wall_seconds": round(time.perf_counter() - t_wall, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated day at 20 batches/s")
+    parser.add_argument("--rates", default="200,2000", help="faster rates, one simulated window each")
+    parser.add_argument("--window", type=int, default=1800, help="seconds simulated at the faster rates")
+    parser.add_argument("--baseline-hours", type=float, default=1.0)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    from tfwatcher.local.emulator import Emulator
+    from tfwatcher.record.attention import LEASE
+
+    emulator = Emulator(log_path=os.path.join(tempfile.gettempdir(), "bench-attention-emulator.log")).start()
+    os.environ.update(emulator.env())
+    out: dict = {"method": "simulated clock, real rounds and commits (bench/attention.py)"}
+    try:
+        day = int(args.hours * 3600)
+        base = simulate(20, int(args.baseline_hours * 3600), None, None)
+        base_h = base["writes"] * 3600 / base["seconds"]
+        print(f"baseline (always every second), 20 batches/s: {base_h:,.0f} writes/h", flush=True)
+        unwatched = simulate(20, day, None, 300.0)
+        u_h = unwatched["writes"] * 3600 / unwatched["seconds"]
+        print(f"unwatched, 20 batches/s, {args.hours:g} h: {unwatched['writes']:,} writes "
+              f"({u_h:,.0f}/h; {u_h / base_h:.3f}x the baseline)", flush=True)
+        viewer = simulate(20, day, (day // 2, day // 2 + 3600), 300.0)
+        print(f"with a viewer 1 h of {args.hours:g}: {viewer['writes']:,} writes, "
+              f"{viewer['presence_reads']} presence reads", flush=True)
+        out.update(baseline=base, baseline_per_hour=base_h, unwatched=unwatched,
+                   unwatched_per_hour=u_h, viewer_one_hour=viewer, fast={})
+        for rate in [float(r) for r in args.rates.split(",") if r]:
+            # Counted after the run's start (watched for a lease) and the first slow round.
+            skip = int(LEASE) + 300
+            r = simulate(rate, skip + args.window, None, 300.0, count_from=skip)
+            per_h = r["writes"] * 3600 / r["seconds"]
+            out["fast"][str(int(rate))] = {**r, "per_hour": per_h}
+            print(f"unwatched, {rate:,.0f} batches/s ({args.window} s projected): {per_h:,.0f} writes/h "
+                  f"({r['wall_seconds']} s)", flush=True)
+    finally:
+        emulator.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
