@@ -107,7 +107,7 @@ class _WatchCallback(keras.callbacks.Callback):
             raise ValueError(f"session must be a tfwatcher.Session; got {type(session).__name__}")
         unknown = set(session_options) - {"project", "credentials", "run_name", "dashboard_url",
                                           "quiet", "interval", "heartbeat", "system_metrics",
-                                          "unwatched_every"}
+                                          "unwatched_every", "workspace"}
         if unknown:
             raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
         flat = normalize_config(config)  # TypeError now, on every process, for a bad config
@@ -284,7 +284,7 @@ class EpochEnd(_WatchCallback):
         config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
             session (merged into an explicit or shared session's). Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat`, `unwatched_every`, `system_metrics` for a new session of its own (see
+            `interval`, `heartbeat`, `unwatched_every`, `workspace`, `system_metrics` for a new session of its own (see
             `tfwatcher.Session`).
 
     Each logged epoch also records the optimizer's `learning_rate` (a schedule evaluated at the

@@ -70,3 +70,59 @@ def parse(text: str) -> str:
         raise ValueError(f"a session ID has {LENGTH} characters (older ones {LEGACY_LENGTH}); "
                          f"{text!r:.120} has {len(sid)}")
     return sid
+
+
+# ----- workspace IDs ------------------------------------------------------------------------
+# A workspace ID is the contract's "workspace_id" prefix ("w") then a session-ID-shaped body:
+# as unguessable (89 bits), told apart from a session ID at a glance, shown `w-x7kq2m-...`.
+from tfwatcher.base.contract import CONTRACT as _CONTRACT  # noqa: E402
+
+WORKSPACE_PREFIX: str = _CONTRACT["workspace_id"]["prefix"]
+_WS_LINK = re.compile(r"(?:^|/)w/([^/?#]+)")
+
+
+def new_workspace_id() -> str:
+    return WORKSPACE_PREFIX + new_session_id()
+
+
+def is_workspace_id(text: str) -> bool:
+    """True for a canonical workspace ID: the prefix and LENGTH characters of ALPHABET."""
+    return (isinstance(text, str) and len(text) == len(WORKSPACE_PREFIX) + LENGTH
+            and text.startswith(WORKSPACE_PREFIX)
+            and all(c in ALPHABET for c in text[len(WORKSPACE_PREFIX):]))
+
+
+def display_workspace_id(wid: str) -> str:
+    """`w-x7kq2m-9hfw4c-pd3ntr`."""
+    return f"{WORKSPACE_PREFIX}{FORMAT['separator']}{display_id(wid[len(WORKSPACE_PREFIX):])}"
+
+
+def parse_workspace(text: str) -> str:
+    """The canonical workspace ID in what someone typed, pasted or set in TFWATCHER_WORKSPACE,
+    or `ValueError` saying what is wrong: the ID with or without separators (`w-x7kq2m-9hfw4c-
+    pd3ntr`), or a workspace link (`https://p.web.app/w/ID`, also an owner link `/w/ID#k=...`,
+    whose key is ignored here)."""
+    if not isinstance(text, str):
+        raise ValueError(f"a workspace ID is a string; got {type(text).__name__}")
+    raw = text.strip()
+    link = _WS_LINK.search(raw)
+    if link:
+        raw = unquote(link.group(1))
+    elif _LINK.search(raw):
+        raise ValueError(f"that is a session's link, not a workspace's (expected .../w/ID): {text!r:.120}")
+    elif "://" in raw:
+        raise ValueError(f"that link does not point to a workspace (expected .../w/ID): {text!r:.120}")
+    wid = "".join(c for c in raw.lower() if c not in _SEPARATORS)
+    body = wid[len(WORKSPACE_PREFIX):] if wid.startswith(WORKSPACE_PREFIX) else None
+    if not wid:
+        raise ValueError("enter the workspace ID (it starts with w-; `tfwatcher workspace show` prints it)")
+    if body is None or any(c not in ALPHABET for c in body) or len(body) != LENGTH:
+        if len(wid) == LENGTH and all(c in ALPHABET for c in wid):
+            raise ValueError(f"{text!r:.120} is a session ID; a workspace ID starts with w- "
+                             f"(`tfwatcher workspace show` prints it)")
+        if len(raw) >= 30 and re.fullmatch(r"[A-Za-z0-9_-]+", raw):
+            raise ValueError("that looks like an owner key, which is a secret: pass the workspace ID "
+                             "(w-...) or its read-only link, never the key")
+        raise ValueError(f"a workspace ID is w- then {LENGTH} letters and digits 2-9 (no 0, 1, i, l, "
+                         f"o); got {text!r:.120}")
+    return wid

@@ -18,7 +18,7 @@ __all__ = ["make_session", "Off", "rank_from_env", "stop_allowed", "SESSION_OPTI
 
 SESSION_OPTIONS = frozenset({"project", "credentials", "run_name", "dashboard_url", "quiet",
                              "interval", "heartbeat", "system_metrics",
-                             "unwatched_every"})
+                             "unwatched_every", "workspace"})
 
 
 class Off:

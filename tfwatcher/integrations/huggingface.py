@@ -50,7 +50,7 @@ class TFWatcherCallback(TrainerCallback):
         config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
             session. Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat`, `unwatched_every`, `system_metrics` (see `tfwatcher.Session`).
+            `interval`, `heartbeat`, `unwatched_every`, `workspace`, `system_metrics` (see `tfwatcher.Session`).
 
     Only the main process writes: a process whose launcher names it rank > 0 builds no session,
     and every hook checks `state.is_world_process_zero`. The owner's Stop button ends training

@@ -150,7 +150,7 @@ class TFWatcherLogger(Logger):
         config: the run's hyperparameters (a dict; see `tfwatcher.Session`), stored with the
             session. Defaults to None.
         **session_options: `project`, `credentials`, `run_name`, `dashboard_url`, `quiet`,
-            `interval`, `heartbeat`, `unwatched_every`, `system_metrics` (see `tfwatcher.Session`).
+            `interval`, `heartbeat`, `unwatched_every`, `workspace`, `system_metrics` (see `tfwatcher.Session`).
 
     Only rank 0 writes (`rank_zero_only`); other ranks build no session. `experiment` is the
     `tfwatcher.Session`. Hyperparameters given to `log_hyperparams` (`save_hyperparameters()`)

@@ -67,6 +67,7 @@ class Buffer:
         self.taken_spooled = False               # ... and a final spool saved them meanwhile
         self.spilled = 0                         # closed chunks in the spool file, not uploaded yet
         self.spilled_points = 0                  # ... and their points (tfwatcher.record.spill)
+        self.index = None                        # the run's row in its workspace, if any (RunIndex)
 
     # ----- hooks (training thread), lock held ---------------------------------------------
 
@@ -84,6 +85,8 @@ class Buffer:
                 summaries = self.summaries[kind] = Summaries(kind, collection_path(self.sid, "summaries"))
             summaries.add(step, t, seconds, chunk.index, metrics)
         self.stats["points"] += 1
+        if self.index is not None and kind == "train":
+            self.index.note_point(metrics)
         if self.grow:
             closes = chunk.n >= max(self.chunk_max_points, GROWN_MAX_POINTS) or chunk.bytes >= GROWN_MAX_BYTES
         else:
@@ -122,7 +125,8 @@ class Buffer:
                 + len(self.closed) + self.spilled + len(self.epochs) + len(self.derived_docs) + self.table.dirty
                 + sum(s.changed for s in self.summaries.values())
                 + sum(c.dirty for c in self.open.values())
-                + (1 if self.session or self.session_urgent else 0) + len(self.taken))
+                + (1 if self.session or self.session_urgent else 0) + len(self.taken)
+                + (1 if self.index is not None and self.index.pending is not None else 0))
 
     def buffered_points_locked(self) -> int:
         """Points held in chunks that are not (or not wholly) committed yet."""
@@ -138,14 +142,17 @@ class Buffer:
 
     def take_locked(self, now: float, interval: float, closing: bool, heartbeat_on: bool,
                     due: bool, live_wanted: bool, live: dict, hold_closed: bool = False,
-                    live_asks: int | None = None, grow: bool = False) -> list[Write]:
+                    live_asks: int | None = None, grow: bool = False,
+                    heartbeat: float = 10.0) -> list[Write]:
         """Pending writes, oldest kinds first, the session document last; they become the
         writes in flight (`taken`). `live` are the session's live fields, read (without the
         lock) if `live_wanted`; `due` says a heartbeat is due. `hold_closed`: the spool file
         still has older chunks to upload, so closed chunks stay (to follow them there).
         `live_asks`: `urgent_asks` when the live fields were read (None: read now).
         `grow`: nobody watches (tfwatcher.record.attention), so open chunks close only at the
-        hard limits (CHUNK_MAX_POINTS, CHUNK_MAX_BYTES): fewer, fuller documents."""
+        hard limits (CHUNK_MAX_POINTS, CHUNK_MAX_BYTES): fewer, fuller documents.
+        `heartbeat`: the period in force; the workspace's row of the run (tfwatcher.record.
+        run_index) follows the session document at most that often, or at a status change."""
         writes: list[Write] = []
         for path, (doc, merge) in self.first.items():
             writes.append(("first", path, doc, merge))
@@ -194,6 +201,11 @@ class Buffer:
             if live_asks is None or live_asks == self.urgent_asks:
                 self.session_urgent = False  # else asked again since `live` was read: once more
             writes.append(("session", self.session_path, fields, True))
+            if self.index is not None:
+                self.index.follow(fields, now, heartbeat)
+        row = self.index.take(SERVER_TIME) if self.index is not None else None
+        if row is not None:
+            writes.append(row)
         if writes and len(writes) == sum(w[0] == "first" for w in writes):
             # Only the session's own documents: they wait for something to go with.
             self.first = {path: (doc, merge) for _w, path, doc, merge in writes}
@@ -239,6 +251,11 @@ class Buffer:
         rows += [("derived", p, d, False) for p, d in self.derived_docs.items()]
         if self.session or live:
             rows.append(("session", self.session_path, {**(live or {}), **self.session}, True))
+            if self.index is not None:
+                self.index.follow(rows[-1][2], now, 0.0)
+        row = self.index.take(SERVER_TIME) if self.index is not None else None
+        if row is not None:
+            rows.append(row)
         self.first, self.closed, self.epochs, self.session = {}, {}, {}, {}
         self.derived_docs = {}
         self.session_urgent = False
@@ -277,6 +294,9 @@ class Buffer:
                 self.epochs.setdefault(doc_id, doc)
             elif what == "derived":
                 self.derived_docs.setdefault(path, doc)
+            elif what == "index":
+                if self.index is not None:
+                    self.index.put_back(doc)
             else:
                 doc = {k: v for k, v in doc.items() if k != "heartbeat"}
                 self.session = {**doc, **self.session}

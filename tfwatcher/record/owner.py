@@ -9,11 +9,12 @@ checks both again before it stops.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sys
 
 from tfwatcher.base import display
-from tfwatcher.base.contract import doc_path, stop_id
+from tfwatcher.base.contract import COLLECTIONS, DOCUMENTS, doc_path, stop_id
 
 KEY_BYTES = 24  # 192 random bits, URL-safe
 
@@ -29,13 +30,38 @@ def stop_listener(session, run: int):
         def on_change(snapshots, _changes, _read_time):
             for snap in snapshots:
                 data = (snap.to_dict() or {}) if snap.exists else {}
-                if (data.get("key") == session.owner_key and data.get("run") == run
-                        and session.run == run and session.status == "running"):
+                if (data.get("run") == run and session.run == run and session.status == "running"
+                        and proves_owner(client, session, data.get("key"))):
                     session.stop_requested = True
 
         ref = client.document(doc_path(session.id, "control", stop_id(run)))
         return ref.on_snapshot(on_change).unsubscribe
     return listen
+
+
+def proves_owner(client, session, key) -> bool:
+    """Whether `key` may stop this session's current run: its owner key, the owner key of its
+    workspace, or the secret of a device enrolled as an owner (of the session, or of its
+    workspace: docs/security.md). The rules checked it already; this is the second check."""
+    if not isinstance(key, str) or not key or len(key) > 256:
+        return False
+    if key == session.owner_key:
+        return True
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    try:
+        if client.document(doc_path(session.id, "devices", digest)).get().exists:
+            return True
+        wid = getattr(session, "workspace", None)
+        if wid:
+            ws = f"{COLLECTIONS['workspaces']}/{wid}"
+            owner = client.document(f"{ws}/{COLLECTIONS['private']}/{DOCUMENTS['owner']}").get()
+            if owner.exists and (owner.to_dict() or {}).get("key") == key:
+                return True
+            if client.document(f"{ws}/{COLLECTIONS['devices']}/{digest}").get().exists:
+                return True
+    except Exception:  # unreadable now: the run goes on; the owner may press Stop again
+        return False
+    return False
 
 
 def show_run_link(session, run: int) -> None:

@@ -213,11 +213,13 @@ class Sender:
             live_wanted = buf.session_urgent or due
             asks = buf.urgent_asks
             period, grow = self.attention.period(w.interval), not self.attention.watched
+            heartbeat = self.attention.heartbeat(w.heartbeat)
         # The session's fields are read without holding our lock (see the module docstring).
         live = w._session_fields() if live_wanted else {}
         with buf.lock:
             return buf.take_locked(now, period, w._closing, w._heartbeat_on, due,
-                                   live_wanted, live, hold_closed, live_asks=asks, grow=grow)
+                                   live_wanted, live, hold_closed, live_asks=asks, grow=grow,
+                                   heartbeat=heartbeat)
 
     def _send(self, now: float, conn: Connection) -> None:
         w = self.writer

@@ -55,6 +55,23 @@ _shared: "Session | None" = None
 _shared_lock = threading.Lock()  # guards _shared only; Session() takes no other lock
 
 
+def _workspace_of(workspace) -> str | None:
+    """The workspace ID from the argument, else TFWATCHER_WORKSPACE; a clear ValueError now,
+    when the session (or callback) is built, for anything malformed."""
+    from tfwatcher.base.ids import parse_workspace
+
+    source = "workspace"
+    if workspace is None:
+        workspace = os.environ.get("TFWATCHER_WORKSPACE", "").strip() or None
+        source = "TFWATCHER_WORKSPACE"
+    if workspace is None:
+        return None
+    try:
+        return parse_workspace(workspace)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from None
+
+
 class Session:
     """One monitored run, written to `sessions/{id}` in Firestore.
 
@@ -73,6 +90,10 @@ class Session:
             owner's Stop at once whatever the cadence, and a dashboard that opens gets it all
             within seconds. None sends every `interval` always (a run nobody watches then
             costs ~25x the writes). Defaults to 300.
+        workspace: the workspace this run joins (`tfwatcher workspace new` makes one): its
+            ID (`w-...`) or read-only link. The run then appears by itself on the workspace's
+            page, and the workspace's owner link can stop it. Defaults to the environment's
+            `TFWATCHER_WORKSPACE` (a Colab or Kaggle secret can hold it), else none.
         config: the run's hyperparameters, a dict of names to values, shown on the dashboard.
             Nested dicts are flattened (`{"optimizer": {"lr": 0.1}}` → `optimizer.lr`); numbers,
             strings, bools and None are stored as they are, anything else as its repr (200
@@ -89,7 +110,7 @@ class Session:
                  dashboard_url: str | None = None, quiet: bool = False, interval: float = 1.0,
                  heartbeat: float = float(HEARTBEAT_SECONDS), config: Mapping | None = None,
                  system_metrics: bool | None = None,
-                 unwatched_every: float | None = UNWATCHED_EVERY):
+                 unwatched_every: float | None = UNWATCHED_EVERY, workspace: str | None = None):
         self.config: dict = normalize_config(config)
         if not isinstance(run_name, str):
             raise ValueError(f"run_name must be a string; got {type(run_name).__name__} {run_name!r:.80}")
@@ -111,6 +132,7 @@ class Session:
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False; got {value!r}")
         self.system_metrics = system_metrics
+        self.workspace: str | None = _workspace_of(workspace)
         self.run_name = run_name
         self.quiet = quiet
         self.status = "new"
@@ -140,7 +162,9 @@ class Session:
                              unwatched_every=unwatched_every,
                              explain=functools.partial(access.explain, project=self.target.project))
         # Buffered only: they go out with the first thing logged (or the first start()).
-        self.writer.add_first(documents.owner_path(self.id), {"key": self.owner_key})
+        self.writer.add_first(documents.owner_path(self.id), self._owner_doc())
+        if self.workspace:
+            self.writer.join_workspace(self.workspace, self.run_name)
         initial = documents.initial_fields(self.run_name, self.plan, self.progress,
                                            config_entries(self.config) if self.config else None)
         self.writer.add_first(session_path(self.id), {**initial, "created": SERVER_TIME}, merge=True)
@@ -232,7 +256,7 @@ class Session:
             # A new owner key for every run (owner.py). Sent before the run's `running`
             # update, in the same round.
             self.owner_key = owner.new_owner_key()
-            self.writer.add_first(documents.owner_path(self.id), {"key": self.owner_key})
+            self.writer.add_first(documents.owner_path(self.id), self._owner_doc())
             owner.show_run_link(self, run)
         if self.writer:
             lifecycle.watch_cells(self)  # in a notebook, a cell that raises ends this run
@@ -316,6 +340,14 @@ class Session:
             self.writer.add_epoch(doc_id, doc)
             if first_nan or ask:
                 self.writer.update_session({"nan": True} if first_nan else {}, urgent=True)
+
+    def _owner_doc(self) -> dict:
+        """`private/owner`: this run's key, and the workspace (read by the rules and the
+        functions only: a share link never reveals it)."""
+        doc = {"key": self.owner_key}
+        if self.workspace:
+            doc["workspace"] = self.workspace
+        return doc
 
     def _live_fields(self) -> dict:
         """The fields the writer adds to every session update (called on its thread)."""

@@ -207,6 +207,14 @@ class Writer:
         if changed and used:
             self.update_session(heartbeat_fields(seconds), urgent=True)
 
+    def join_workspace(self, wid: str, name: str) -> None:
+        """Keep the run's row in workspace `wid` (tfwatcher.record.run_index)."""
+        from tfwatcher.record.run_index import RunIndex
+
+        index = RunIndex(wid, self._buffer.sid, name)
+        with self._buffer.lock:
+            self._buffer.index = index
+
     def heartbeat_on(self, on: bool) -> None:
         """The heartbeat runs while a run is in progress; a run's start counts as watched for
         a presence lease's length (its link was just shown)."""
