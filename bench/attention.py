@@ -13,7 +13,8 @@ a shorter window, projected to an hour). A viewer is simulated as the presence l
 one: a lease of 120 s renewed every 60 s (`Writer._presence_seen`'s state change), and the
 reads that listener costs are counted (one per renewal).
 
-Baseline in the same run: the same day with `unwatched_every=None` (the writer before
+Every run is in a workspace, so the writes of its row there are included (and listed apart:
+`by_kind["index"]`). Baseline in the same run: the same day with `unwatched_every=None` (the writer before
 issue 18, sending every second whoever watches).
 """
 
@@ -43,7 +44,11 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
     from tfwatcher.record.sender import Connection
 
     counts: dict[str, int] = {}
-    s = tfwatcher.Session(quiet=True, system_metrics=True, unwatched_every=unwatched_every)
+    from tfwatcher.base.ids import new_workspace_id
+
+    # In a workspace: its row of the run ("index" writes) is counted apart too.
+    s = tfwatcher.Session(quiet=True, system_metrics=True, unwatched_every=unwatched_every,
+                          workspace=new_workspace_id())
     w = s.writer
     w._autostart = False
     sender = w._sender
@@ -91,12 +96,14 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
             w._wake.clear()
             started = float(t)
             sender.round(float(t), conn)
-    per_writes = sum(counts.values())
+    # What is still waiting (in memory or the spool file) is written later: counted too.
+    backlog = w.pending()
+    per_writes = sum(counts.values()) + backlog
     s.finish()
     w.stop(0)
     conn.release()
     return {"rate": rate, "seconds": seconds - count_from, "points": step, "writes": per_writes,
-            "by_kind": counts, "presence_reads": reads,
+            "by_kind": counts, "still_waiting": backlog, "presence_reads": reads,
             "wall_seconds": round(time.perf_counter() - t_wall, 1)}
 
 

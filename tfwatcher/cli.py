@@ -7,6 +7,8 @@
     tfwatcher doctor           # check credentials, project, Firestore and the deployed rules
     tfwatcher export SID       # a session's epochs and batch points as CSV or Parquet
     tfwatcher watch SID        # a live view of a session in this terminal
+    tfwatcher workspace new    # all runs on one link: a workspace, its links and QR code (also show, list)
+    tfwatcher runs             # a workspace's runs, live (also: tfwatcher watch --workspace ID)
 """
 
 from __future__ import annotations
@@ -175,11 +177,28 @@ def cmd_export(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    """`tfwatcher watch SID`: see tfwatcher/read/watch.py and docs/data.md."""
+    """`tfwatcher watch SID`: see tfwatcher/read/watch.py and docs/data.md;
+    `tfwatcher watch --workspace ID` is `tfwatcher runs --workspace ID`."""
+    if args.workspace is not None:
+        if args.sid is not None:
+            print("tfwatcher watch: give a session ID or --workspace, not both", file=sys.stderr)
+            return 2
+        return cmd_runs(args)
+    if args.sid is None:
+        print("tfwatcher watch: give a session ID (or a share link), or --workspace ID",
+              file=sys.stderr)
+        return 2
     from tfwatcher.read.watch import watch_command
 
     return watch_command(args.sid, args.project, once=args.once, batches=args.batches,
                          timeout=args.timeout)
+
+
+def cmd_runs(args) -> int:
+    """`tfwatcher runs`: see tfwatcher/read/runs.py and docs/python.md."""
+    from tfwatcher.read.runs import runs_command
+
+    return runs_command(args.workspace, args.project, once=args.once, timeout=args.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--timeout", type=float, default=30.0,
                       help="seconds each commit may take, retries included (default 30)")
     sync.set_defaults(func=cmd_sync)
-    from tfwatcher.setup import deploy, doctor
+    from tfwatcher.setup import deploy, doctor, workspace
 
     deploy.add_parser(sub)
     doctor.add_parser(sub)
+    workspace.add_parser(sub)
     export = sub.add_parser("export", help="write a session's epochs and batch points to CSV or Parquet")
     export.add_argument("sid", metavar="SID", help="session ID (any form) or a share link")
     export_fmt = export.add_mutually_exclusive_group()
@@ -229,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--timeout", type=float, default=10.0,
                         help="seconds the first read may take, retries included (default 10)")
     export.set_defaults(func=cmd_export)
-    watch = sub.add_parser("watch", help="a live view of a session in this terminal")
-    watch.add_argument("sid", metavar="SID", help="session ID (any form) or a share link")
+    watch = sub.add_parser("watch", help="a live view of a session (or, with --workspace, of "
+                                         "a workspace's runs) in this terminal")
+    watch.add_argument("sid", metavar="SID", nargs="?", default=None,
+                       help="session ID (any form) or a share link")
+    watch.add_argument("--workspace", metavar="ID", default=None,
+                       help="instead of a session: a workspace ID or link (as `tfwatcher runs`)")
     watch.add_argument("--project", default=None)
     watch.add_argument("--once", action="store_true", help="print one frame and exit")
     watch.add_argument("--no-batches", dest="batches", action="store_false",
@@ -238,6 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--timeout", type=float, default=10.0,
                        help="seconds the first read may take, retries included (default 10)")
     watch.set_defaults(func=cmd_watch)
+    runs = sub.add_parser("runs", help="a workspace's runs, live, in this terminal")
+    runs.add_argument("--workspace", metavar="ID", default=None,
+                      help="workspace ID or link (default: TFWATCHER_WORKSPACE, else the default "
+                           "workspace of `tfwatcher workspace new`)")
+    runs.add_argument("--project", default=None)
+    runs.add_argument("--once", action="store_true", help="print the list once and exit")
+    runs.add_argument("--timeout", type=float, default=10.0,
+                      help="seconds the first read may take, retries included (default 10)")
+    runs.set_defaults(func=cmd_runs)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -16,6 +16,7 @@ export const BATCH_KIND_OF_MODE: Record<string, string> = contract.kinds.batch_k
 export const SYSTEM_KIND: string = contract.kinds.system;
 export const STATUSES: string[] = contract.statuses.stored;
 export const ENDED_STATUSES: string[] = contract.statuses.ended;
+export const ACTIVE_STATUSES: string[] = contract.statuses.active;
 export const SUMMARY_WIDTHS: number[] = contract.summaries.widths;
 export const PART_BUCKETS: number = contract.summaries.part_buckets;
 export const TABLE_ROWS: number = contract.tables.rows;

@@ -1,9 +1,11 @@
 /** Entry point: routing between views; every view returns its cleanup, called on leave. */
 import "./style.css";
-import { parseRoute, sessionPath } from "./router";
+import { parseRoute, sessionPath, workspacePath } from "./router";
 import { checkSid } from "./sid";
+import { checkWid } from "./wid";
+import { lastWorkspace, rememberWorkspace } from "./workspace-memory";
 import { captureOwnerKey } from "./owner";
-import { watchInstallPrompt } from "./install";
+import { isStandalone, watchInstallPrompt } from "./install";
 import { mountHome } from "./views/home";
 import { messageState } from "./views/common";
 import { buildSessionShell, setHeaderAction } from "./views/session-shell";
@@ -19,6 +21,9 @@ const painted = (): Promise<void> =>
 
 /** Ask for init.json now, in parallel with the view's chunk (firebase.ts awaits the same). */
 const prefetchConfig = (): void => void loadConfig().catch(() => undefined);
+
+/** Launched as the installed app: standalone display, or the manifest's start URL if it says so. */
+const launchedAsApp = (): boolean => isStandalone() || new URLSearchParams(location.search).get("source") === "pwa";
 
 const root = document.getElementById("app")!;
 let cleanup: (() => void) | null = null;
@@ -36,9 +41,16 @@ async function render(): Promise<void> {
   cleanup = null;
   const route = parseRoute(location.pathname);
   switch (route.name) {
-    case "home":
+    case "home": {
+      // The installed app opens on "/": the first page it shows is the last workspace used.
+      const last = gen === 1 && launchedAsApp() ? lastWorkspace() : null;
+      if (last) {
+        history.replaceState(null, "", workspacePath(last));
+        return render();
+      }
       cleanup = mountHome(root, navigate);
       break;
+    }
     case "redirect":
       // The old `/logs/{id}` links (Hosting redirects them too); keep the owner fragment.
       history.replaceState(null, "", route.to + location.hash);
@@ -78,6 +90,27 @@ async function render(): Promise<void> {
       const { mountCompare } = await import("./views/compare");
       if (gen !== generation) return;
       cleanup = mountCompare(root, navigate);
+      break;
+    }
+    case "workspace": {
+      const check = checkWid(route.wid);
+      if (!check.ok) {
+        document.title = "Not a workspace ID · TF Watcher";
+        root.replaceChildren(messageState("malformed", "That isn't a workspace ID", check.message));
+        break;
+      }
+      if (check.wid !== route.wid) history.replaceState(null, "", workspacePath(check.wid) + location.hash);
+      captureOwnerKey(check.wid); // `#k=`: kept on this device like a session's (owner.ts), out of the address bar
+      rememberWorkspace(check.wid);
+      document.title = "Workspace · TF Watcher";
+      const wait = document.createElement("p");
+      wait.className = "muted";
+      wait.textContent = "Loading…";
+      root.replaceChildren(wait);
+      prefetchConfig();
+      const { mountWorkspace } = await import("./views/workspace");
+      if (gen !== generation) return;
+      cleanup = mountWorkspace(root, check.wid, navigate);
       break;
     }
     case "notFound":

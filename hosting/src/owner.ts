@@ -15,11 +15,22 @@
  *
  * Keys kept by earlier versions in sessionStorage (this tab only) are moved to localStorage
  * when read.
+ *
+ * Each run of a session has its own key, so a remembered key may belong to an earlier run.
+ * The run in which the rules last accepted it (an enrolment or a Stop) is kept with it
+ * (`tfw:owner-run:{sid}`), so Stop knows when the key is good for the run in progress
+ * (ownership.ts). A device that proved the key while it was valid stays an owner of the
+ * session's later runs through its own enrolled secret (device.ts). The enrolment documents
+ * are never readable, so what this device enrolled in is remembered here, per session or
+ * workspace (`tfw:device-enrolled:{id}` = the enrolment's proof, "" if unknown); forgetting
+ * the key forgets that too.
  */
 import { ownerKeyFromHash } from "./router";
 
 const PREFIX = "tfw:owner:";
 const LINK_PREFIX = "tfw:owner-link:";
+const RUN_PREFIX = "tfw:owner-run:";
+const ENROLLED_PREFIX = "tfw:device-enrolled:";
 const memory = new Map<string, string>();
 const linkKeys = new Map<string, string>();
 /** Sessions whose key was forgotten in this page: never read back from storage. */
@@ -71,12 +82,24 @@ export function acceptOwnerKey(sid: string, key: string): void {
 }
 
 export function rememberOwnerKey(sid: string, key: string): void {
+  if (storedKey(sid) !== key) setKeyRun(sid, null); // a new key: not proven in any run yet
   memory.set(sid, key);
   forgotten.delete(sid);
   try {
     store("localStorage")?.setItem(PREFIX + sid, key);
   } catch {
     /* full or disabled: memory only */
+  }
+}
+
+/** The key in memory or localStorage (no legacy move: rememberOwnerKey uses it). */
+function storedKey(sid: string): string | null {
+  if (memory.has(sid)) return memory.get(sid)!;
+  if (forgotten.has(sid)) return null;
+  try {
+    return store("localStorage")?.getItem(PREFIX + sid) ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -99,15 +122,44 @@ export function ownerKey(sid: string): string | null {
   return null;
 }
 
-/** Whether this device holds the owner key of `sid` (for the recent sessions list). */
+/** Whether this device is an owner of `sid` (for the recent sessions list): it holds the
+ * owner key, or it enrolled as an owner. */
 export function hasOwnerKey(sid: string): boolean {
-  return ownerKey(sid) != null;
+  return ownerKey(sid) != null || isEnrolled(sid);
 }
 
-/** Removes the key of `sid` from this device (memory and both storages). */
+const runs = new Map<string, number | null>();
+
+/** The run in which the rules last accepted the remembered key of `sid`, or null. */
+export function keyRun(sid: string): number | null {
+  if (runs.has(sid)) return runs.get(sid) ?? null;
+  if (forgotten.has(sid)) return null;
+  try {
+    const n = Number(store("localStorage")?.getItem(RUN_PREFIX + sid) ?? NaN);
+    return Number.isInteger(n) && n >= 1 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The rules accepted the remembered key of `sid` in run `run` (null: in none known). */
+export function setKeyRun(sid: string, run: number | null): void {
+  runs.set(sid, run);
+  try {
+    if (run == null) store("localStorage")?.removeItem(RUN_PREFIX + sid);
+    else store("localStorage")?.setItem(RUN_PREFIX + sid, String(run));
+  } catch {
+    /* full or disabled: memory only */
+  }
+}
+
+/** Removes the key of `sid` from this device (memory and both storages), and what the device
+ * remembers of its enrolment there: Stop goes away until the owner link is opened again. */
 export function forgetOwnerKey(sid: string): void {
   memory.delete(sid);
   setLinkKey(sid, null);
+  setKeyRun(sid, null);
+  forgetEnrolment(sid);
   forgotten.add(sid);
   for (const kind of ["localStorage", "sessionStorage"] as const) {
     try {
@@ -115,5 +167,52 @@ export function forgetOwnerKey(sid: string): void {
     } catch {
       /* disabled */
     }
+  }
+}
+
+// ---- This device's enrolments (device.ts, enrol.ts) -------------------------------------------
+
+const enrolled = new Map<string, string>();
+const unenrolled = new Set<string>();
+
+/** Whether this device enrolled as an owner of session or workspace `id` (as far as it knows). */
+export function isEnrolled(id: string): boolean {
+  return enrolledProof(id) != null;
+}
+
+/** The proof this device's enrolment in `id` was made with ("" if unknown), or null. */
+export function enrolledProof(id: string): string | null {
+  const m = enrolled.get(id);
+  if (m != null) return m;
+  if (unenrolled.has(id)) return null;
+  try {
+    return store("localStorage")?.getItem(ENROLLED_PREFIX + id) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function markEnrolled(id: string, proof: string): void {
+  enrolled.set(id, proof);
+  unenrolled.delete(id);
+  try {
+    store("localStorage")?.setItem(ENROLLED_PREFIX + id, proof);
+  } catch {
+    /* full or disabled: memory only */
+  }
+}
+
+/**
+ * Forgets that this device is an owner of `id` (Stop goes away here). The enrolment document
+ * stays (no browser may delete it); it is worth nothing without D, which never leaves the device
+ * except in its own stop requests.
+ */
+export function forgetEnrolment(id: string): void {
+  enrolled.delete(id);
+  unenrolled.add(id);
+  try {
+    store("localStorage")?.removeItem(ENROLLED_PREFIX + id);
+  } catch {
+    /* disabled */
   }
 }

@@ -4,6 +4,7 @@ export type Route =
   | { name: "home" }
   | { name: "session"; sid: string }
   | { name: "compare" }
+  | { name: "workspace"; wid: string }
   | { name: "redirect"; to: string }
   | { name: "notFound"; path: string };
 
@@ -23,11 +24,26 @@ export function parseRoute(pathname: string): Route {
     }
     return { name: "session", sid };
   }
+  const w = /^\/w\/([^/]+)$/.exec(path);
+  if (w) return { name: "workspace", wid: decoded(w[1]) };
   return { name: "notFound", path };
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 export function sessionPath(sid: string): string {
   return `/s/${encodeURIComponent(sid)}`;
+}
+
+/** `/w/{wid}`: a workspace's run list (read-only; the owner key only ever in `#k=`). */
+export function workspacePath(wid: string): string {
+  return `/w/${encodeURIComponent(wid)}`;
 }
 
 /** Reads `k=...` from a URL fragment such as `#k=abc`. */

@@ -70,3 +70,12 @@ def test_once_does_not_say_ctrl_c_but_the_live_view_does():
     assert "Ctrl+C" not in frame(snap, live=False)
     assert "Ctrl+C to leave" in frame(snap, live=True)
     assert "3 document reads so far" in frame(snap, live=False)
+
+
+def test_a_metric_name_is_never_read_as_rich_markup():
+    """Names are the writer's text: `[red]m[/red]` or `[link=...]` shows as written, never as
+    markup (a colour, a terminal hyperlink)."""
+    names = ["[red]m[/red]", "[link=https://evil.example]x[/link]"]
+    text = frame(snapshot({"metrics": names, "latest": [{"name": n, "value": 1.0} for n in names]}),
+                 width=140)
+    assert "[red]m[/red]" in text and "[link=https" in text and "x[/link]" in text

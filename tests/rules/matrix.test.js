@@ -8,7 +8,8 @@ import {
   updateDoc, where, writeBatch,
 } from 'firebase/firestore';
 import {
-  CALLERS, SID, TOKEN, UNKNOWN_SID, ownerSubId, presence, presencePath, seed, useTestEnv, viewerId,
+  CALLERS, DEVICE, SID, TOKEN, UNKNOWN_SID, deviceId, enrolment, ownerSubId, presence, presencePath, seed,
+  useTestEnv, viewerId,
 } from './setup.js';
 
 const env = useTestEnv();
@@ -151,6 +152,11 @@ const PATHS = {
     ops: docOps(`sessions/${SID}/presence/other`),
     data: () => presence(),
   },
+  // A device enrolled with the caller's key (devices.test.js: shapes, rotation, replays).
+  'devices/{dh}': {
+    ops: docOps(`sessions/${SID}/devices/${deviceId(DEVICE)}`),
+    data: (key) => enrolment(key, deviceId(DEVICE)),
+  },
   notified: {
     ops: docOps(`sessions/${SID}/notified/finished`),
     data: () => ({ at: serverTimestamp() }),
@@ -187,6 +193,7 @@ const EXPECTED = {
   'counters/owners':       ['+++',   '---',   '---',   '---',   '---'],
   'presence/now':          ['---',   '---',   '+++',   '+++',   '---'],
   'presence/{other}':      ['---',   '---',   '---',   '---',   '---'],
+  'devices/{dh}':          ['---',   '---',   '--+',   '---',   '---'],
   notified:                ['---',   '---',   '---',   '---',   '---'],
   'unknown collection':    ['---',   '---',   '---',   '---',   '---'],
   'unknown subcollection': ['---',   '---',   '---',   '---',   '---'],

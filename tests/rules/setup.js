@@ -136,12 +136,89 @@ export function sessionDocs(sid = SID, key = OWNER_KEY) {
     },
     [`sessions/${sid}/counters/owners`]: { n: 1, last: ownerSubId(key, TOKEN) },
     [`sessions/${sid}/notified/finished`]: { at: serverTimestamp() },
+    // The owner's phone, enrolled with this key (devices.test.js).
+    [`sessions/${sid}/devices/${sha256hex(DEVICE)}`]: {
+      proof: sha256hex(`${key}:${sha256hex(DEVICE)}`), at: serverTimestamp(),
+    },
     // A viewer's presence, written a little over the minimum interval ago: the next
     // refresh is due.
     [presencePath(sid)]: pastPresence(PRESENCE_MIN_INTERVAL_MS + 1_000),
     // Another document ID under presence/ (no browser can create one): nobody may touch it.
     [`sessions/${sid}/presence/other`]: pastPresence(PRESENCE_MIN_INTERVAL_MS + 1_000),
   };
+}
+
+// ---- Workspaces and device enrolment (issue 19; docs/schema.md "Workspaces") ----------
+// The contract's numbers (tfwatcher/base/contract.json); the rules spell them as functions
+// (workspaces.test.js checks that they agree).
+export const CONTRACT = JSON.parse(readFileSync(resolve(ROOT, 'tfwatcher/base/contract.json'), 'utf8'));
+export const WORKSPACES = CONTRACT.workspaces; // max_query_limit, page_size, max_viewers, max_owners
+const C = CONTRACT.collections;
+
+// Two workspaces ("w" + 18 characters of the session-ID alphabet) with their owner keys, and
+// a running session in each (its private/owner names the workspace).
+export const WID = `${CONTRACT.workspace_id.prefix}k7m2x9qp3w8hz5r2t4`;
+export const OTHER_WID = `${CONTRACT.workspace_id.prefix}p3w8hz5k7m2x9q4t2r`;
+export const UNKNOWN_WID = `${CONTRACT.workspace_id.prefix}zz22zz22zz22zz22zz`; // never written
+export const WS_KEY = 'Wk5p_Ace-0wnEr-KeY-of-the-wkspc1'; // like token_urlsafe(24)
+export const OTHER_WS_KEY = 'OtH3r-wOrkspace_0wner-kEy-xyzw99';
+export const WS_SID = 'm4n6p8r2t4v6x8z2b4'; // a run of WID
+export const WS_SID_KEY = 'sEss10n-k3y_of-a-run-in-WID-0000';
+export const WS_SID2 = 'b4c6d8e2f4g6h8j2k4'; // another run of WID
+export const WS_SID2_KEY = 'sEss10n-k3y_of-run-2-in-WID-1111';
+export const OTHER_WS_SID = 'q2r4s6t8u2v4w6x8y2'; // a run of OTHER_WID
+export const OTHER_WS_SID_KEY = 'sEss10n-k3y_of-a-run-in-OTHER-22';
+
+export const workspacePath = (wid = WID) => `${C.workspaces}/${wid}`;
+export const runPath = (sid, wid = WID) => `${workspacePath(wid)}/${C.runs}/${sid}`;
+
+// A device's own secret D (32+ characters, kept in localStorage) and its ID dh = sha256hex(D).
+export const DEVICE = 'phone-secret-D-0123456789abcdefghij';
+export const OTHER_DEVICE = 'laptop-secret-D-9876543210zyxwvuts';
+export const deviceId = (secret) => sha256hex(secret);
+/** The enrolment proof for device `dh` with owner key `key`: hex sha256(key + ":" + dh). */
+export const enrolProof = (key, dh) => sha256hex(`${key}:${dh}`);
+/** An enrolment document as the dashboard writes it. */
+export const enrolment = (key, dh) => ({ proof: enrolProof(key, dh), at: serverTimestamp() });
+export const devicePath = (parent, dh) => `${parent}/${C.devices}/${dh}`;
+/**
+ * The ID of an owner subscription proven by an enrolled device: "o-" + sha256hex(P + ":" +
+ * token), P being the enrolment's proof (docs/security.md, "Owner secrets").
+ */
+export const deviceSubId = (key, dh, token) => ownerSubId(enrolProof(key, dh), token);
+
+/** A run index document, as the package writes it (docs/schema.md, the run index). */
+export function runIndex(sid, { status = 'running', started = Timestamp.fromMillis(1.7e12), name = 'demo' } = {}) {
+  return {
+    schema: 2, sid, name, status, active: status === 'new' || status === 'running', run: 1,
+    created: started, started, updated: started, heartbeat_every: 10,
+    epoch: 1, epochs: 10, step: 3, steps: 100, loss: 0.5, val_loss: null, spark: [0.9, 0.7, 0.5],
+  };
+}
+
+/** A workspace: its document, owner key, run index, one subscription of each kind, counters. */
+export function workspaceDocs(wid, key, sids) {
+  const ws = workspacePath(wid);
+  const docs = {
+    [ws]: { created: serverTimestamp() },
+    [`${ws}/private/owner`]: { key },
+    [`${ws}/${C.subscribers}/${viewerId(TOKEN)}`]: { token: TOKEN, created: serverTimestamp(), kind: 'fcm' },
+    [`${ws}/${C.counters}/subscribers`]: { n: 1, last: viewerId(TOKEN) },
+    [`${ws}/${C.subscribers}/${ownerSubId(key, TOKEN)}`]: { token: TOKEN, created: serverTimestamp(), kind: 'fcm' },
+    [`${ws}/${C.counters}/owners`]: { n: 1, last: ownerSubId(key, TOKEN) },
+    [`${ws}/${C.notified}/x`]: { at: serverTimestamp() },
+    // The owner's phone, enrolled with the workspace key.
+    [devicePath(ws, deviceId(DEVICE))]: enrolment(key, deviceId(DEVICE)),
+  };
+  for (const sid of sids) docs[runPath(sid, wid)] = runIndex(sid);
+  return docs;
+}
+
+/** A session that joined workspace `wid`: private/owner also names the workspace. */
+export function workspaceSessionDocs(sid, key, wid) {
+  const docs = sessionDocs(sid, key);
+  docs[`sessions/${sid}/private/owner`] = { key, workspace: wid };
+  return docs;
 }
 
 /** Every document the tests use: two sessions and a document outside `sessions`. */
@@ -151,6 +228,18 @@ export function allDocs() {
     ...sessionDocs(OTHER_SID, OTHER_KEY),
     [`sessions/${SID}/secrets/x`]: { value: 1 },
     'other/x': { value: 1 },
+  };
+}
+
+/** allDocs() and two workspaces, each with its running sessions and run index. */
+export function workspaceWorld() {
+  return {
+    ...allDocs(),
+    ...workspaceSessionDocs(WS_SID, WS_SID_KEY, WID),
+    ...workspaceSessionDocs(WS_SID2, WS_SID2_KEY, WID),
+    ...workspaceSessionDocs(OTHER_WS_SID, OTHER_WS_SID_KEY, OTHER_WID),
+    ...workspaceDocs(WID, WS_KEY, [WS_SID, WS_SID2]),
+    ...workspaceDocs(OTHER_WID, OTHER_WS_KEY, [OTHER_WS_SID]),
   };
 }
 

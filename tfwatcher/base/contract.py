@@ -27,6 +27,7 @@ SYSTEM_KIND: str = CONTRACT["kinds"]["system"]  # the writer's CPU/memory/GPU sa
 
 STATUSES: tuple = tuple(CONTRACT["statuses"]["stored"])
 ENDED_STATUSES: tuple = tuple(CONTRACT["statuses"]["ended"])
+ACTIVE_STATUSES: tuple = tuple(CONTRACT["statuses"]["active"])  # a run in progress (new or running)
 NOTIFIED_STATUSES: tuple = tuple(CONTRACT["statuses"]["notified"])
 
 SUMMARY_WIDTHS: tuple = tuple(CONTRACT["summaries"]["widths"])

@@ -6,6 +6,8 @@
   `export`: the `tfwatcher export` command;
 - `watch_view`: what a `tfwatcher watch` frame shows (pure); `watch`: its live listener and
   the command;
+- `runs_view`: what `tfwatcher runs` shows of a workspace's runs (pure); `runs`: its listener,
+  the command, and the reads behind `tfwatcher.load(workspace=...)`;
 - `untrusted`: text the session's writer chose, made safe for terminals and spreadsheets.
 
 Imports `tfwatcher.base` only.

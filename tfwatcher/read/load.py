@@ -7,6 +7,7 @@ DataFrames built from stored documents.
     run.batches     # pandas DataFrame: every batch point, full resolution
     run.session     # the session document, as a dict
     run.to_csv("out/")                                 # epochs.csv, batches.csv, session.json
+    runs = tfwatcher.load(workspace="w-x7kq2m-9hfw4c-pd3ntr")  # DataFrame: one row per run
 
 pandas is an optional extra (`pip install "tf-watcher[data]"`); Parquet also needs pyarrow
 (`pip install "tf-watcher[parquet]"`). Reads cost 1 + E + C document reads (E epoch records,
@@ -122,23 +123,36 @@ def load_reads(epochs: int, chunks: int, page_epochs: int | None = None,
     return 1 + pages(epochs, page_epochs or PAGE_EPOCHS) + pages(chunks, page_chunks or PAGE_CHUNKS)
 
 
-def load(sid: str, project: str | None = None, credentials=None, timeout: float = 10.0) -> Run:
-    """Read a whole session back: its document, every epoch record and every batch point.
+def load(sid: str | None = None, project: str | None = None, credentials=None,
+         timeout: float = 10.0, *, workspace: str | None = None):
+    """Read a whole session back: its document, every epoch record and every batch point
+    (a `Run`); or, with `workspace=`, the summary table of a workspace's runs (a DataFrame,
+    `runs_frame`).
 
     Args:
         sid: the session ID in any form (`x7kq2m-9hfw4c-pd3ntr`, upper case, spaces) or a
             share or owner link.
+        workspace: instead of `sid`, a workspace ID (`w-...`) or its link: one row per run
+            of the workspace, every run (`tfwatcher.read.runs.runs_frame`).
         project, credentials: as for `tfwatcher.Session` (default: the environment, a running
             `tfwatcher local`, then Application Default Credentials).
         timeout: seconds the first read may take, retries included; a host that cannot be
             reached fails within it. Later pages of a long run get more time each.
 
-    Raises ImportError without pandas, ValueError for a malformed ID, SessionNotFound
+    Raises ImportError without pandas, ValueError for a malformed ID (or both or neither of
+    `sid` and `workspace`), SessionNotFound
     (a LookupError) for an ID the project does not hold, NewerSchema for a session written
     by a newer TF Watcher, and google.api_core / google.auth errors for access problems
     (`describe_error` turns them into one sentence).
     """
     require_pandas()
+    if (sid is None) == (workspace is None):
+        raise ValueError("pass a session ID, or workspace= a workspace ID, not both"
+                         if sid is not None else "pass a session ID or workspace=ID")
+    if workspace is not None:
+        from tfwatcher.read.runs import load_workspace
+
+        return load_workspace(workspace, project, credentials, timeout)
     sid = ids.parse(sid)
     from tfwatcher.base import project as projects
 

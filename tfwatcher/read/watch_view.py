@@ -309,8 +309,9 @@ def render(model: dict, width: int = 80, live: bool = True):
         table.add_column(batch_head, no_wrap=True, min_width=min(batch_w, len(batch_head)))
         table.add_column(epoch_head, no_wrap=True, min_width=epoch_w)
         for row, name, last in zip(model["rows"], names, lasts):
-            table.add_row(name, last, sparkline(row["batch_values"], batch_w),
-                          sparkline(row["epoch_values"], epoch_w))
+            # Text, never a str: rich reads a str as markup, and names are the writer's text.
+            table.add_row(Text(name), Text(last), Text(sparkline(row["batch_values"], batch_w)),
+                          Text(sparkline(row["epoch_values"], epoch_w)))
         parts.append(table)
     else:
         parts.append(Text("No metrics yet.", style="dim"))

@@ -14,9 +14,12 @@ from tfwatcher.base.contract import SCHEMA, chunk_id
 # A chunk closes at the next send once it holds CHUNK_POINTS points or CHUNK_BYTES, so each
 # send writes one document per kind whatever the batch rate; only past the hard limits
 # (thousands of batches a second) does it close at once. Small chunks keep the per-send cost
-# of rewriting the open chunk low (the client encodes every value in Python, under the GIL).
+# of rewriting the open chunk low (the client encodes every value in Python, under the GIL),
+# and what a watching phone receives: every rewrite of the open chunk is delivered whole, so
+# ~12 KB (est.) keeps it to about half that a second, and at 200 batches/s and more a chunk
+# closes at every send, so a phone receives each point about once (docs/deploy.md "Costs").
 CHUNK_POINTS = 500
-CHUNK_BYTES = 100_000
+CHUNK_BYTES = 12_000
 CHUNK_MAX_POINTS = 5000
 CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 THIN_WINDOW = 10

@@ -14,10 +14,9 @@ from __future__ import annotations
 import datetime
 import math
 
-from tfwatcher.base.contract import CONTRACT, COLLECTIONS, HEARTBEAT_FIELD, SCHEMA
+from tfwatcher.base.contract import ACTIVE_STATUSES, CONTRACT, COLLECTIONS, HEARTBEAT_FIELD, SCHEMA
 
 SPARK_POINTS: int = CONTRACT["workspaces"]["spark_points"]
-ACTIVE = ("new", "running")
 
 
 def run_index_path(wid: str, sid: str) -> str:
@@ -92,7 +91,7 @@ class RunIndex:
         for name in ("name", "status", HEARTBEAT_FIELD):
             if name in fields:
                 row[name] = fields[name]
-        row["active"] = row["status"] in ACTIVE
+        row["active"] = row["status"] in ACTIVE_STATUSES
         progress, plan = fields.get("progress"), fields.get("plan")
         if isinstance(progress, dict):
             row["epoch"], row["step"] = progress.get("epoch"), progress.get("step")

@@ -1,9 +1,11 @@
 /** `/`: enter a session ID, reopen a recent one, install the app. */
 import { h, clear, setText } from "../dom";
 import { checkSid, displaySid, SID_LEGACY_LENGTH, SID_LENGTH } from "../sid";
-import { sessionPath } from "../router";
+import { sessionPath, workspacePath } from "../router";
+import { checkWid, displayWid, looksLikeWid } from "../wid";
+import { forgetWorkspaces, lastWorkspace } from "../workspace-memory";
 import { MAX_COMPARE, comparePath } from "../compare-model";
-import { hasOwnerKey } from "../owner";
+import { forgetOwnerKey, hasOwnerKey } from "../owner";
 import { forgetAll, loadRecent, recentMeta } from "../recent";
 import { canPrompt, isIos, isStandalone, onInstallChange, promptInstall } from "../install";
 import { visibleText } from "../visible";
@@ -29,7 +31,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     { class: "card open-form", novalidate: true },
     h("label", { for: "sid" }, "Session ID"),
     h("div", { class: "row" }, input, h("button", { type: "submit" }, "Open")),
-    h("p", { id: "sid-help", class: "muted" }, `The ${SID_LENGTH}-character ID your notebook printed when training started (older ones: ${SID_LEGACY_LENGTH}), with or without dashes, or its link.`),
+    h("p", { id: "sid-help", class: "muted" }, `The ${SID_LENGTH}-character ID your notebook printed when training started (older ones: ${SID_LEGACY_LENGTH}), with or without dashes, or its link. A workspace ID or link opens the workspace.`),
     error,
   );
   if (initialError) {
@@ -50,6 +52,10 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
   });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
+    if (looksLikeWid(input.value)) {
+      const w = checkWid(input.value);
+      if (w.ok) return navigate(workspacePath(w.wid) + (w.key ? `#k=${encodeURIComponent(w.key)}` : ""));
+    }
     const r = checkSid(input.value);
     if (!r.ok) {
       error.textContent = r.message;
@@ -60,6 +66,23 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     // An owner link keeps its key in the fragment, where main.ts picks it up (owner.ts).
     navigate(sessionPath(r.sid) + (r.key ? `#k=${encodeURIComponent(r.key)}` : ""));
   });
+
+  // The last workspace opened here, first (the installed app opens on it: main.ts).
+  const lastWid = lastWorkspace();
+  const workspaceBox = lastWid
+    ? h(
+        "section",
+        { class: "card home-workspace", "aria-labelledby": "workspace-h" },
+        h("h2", { id: "workspace-h" }, "Your workspace"),
+        h("p", {}, h("a", { href: workspacePath(lastWid), "data-link": true, "data-workspace": lastWid }, h("span", { class: "sid" }, displayWid(lastWid)))),
+        h(
+          "div",
+          { class: "recent-actions" },
+          h("span", { class: "muted" }, "Every run that joins it, live."),
+          h("button", { type: "button", class: "link", onclick: () => { forgetWorkspaces(); forgetOwnerKey(lastWid); workspaceBox?.remove(); } }, "Forget"),
+        ),
+      )
+    : null;
 
   const recentBox = h("section", { class: "card recent", "aria-labelledby": "recent-h" });
   // Compare: tick two to five recent sessions, then "Compare selected" (views/compare.ts).
@@ -138,6 +161,7 @@ export function mountHome(root: HTMLElement, navigate: (path: string) => void, i
     { class: "home" },
     h("h1", {}, "Watch training live"),
     h("p", { class: "lead" }, "Open a session to see its metrics, progress and ETA as your model trains."),
+    workspaceBox,
     form,
     recentBox,
     h("p", { class: "muted compare-link" }, h("a", { href: "/compare", "data-link": true }, "Compare runs"), " — overlay up to 5 sessions by ID or link."),

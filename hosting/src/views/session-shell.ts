@@ -12,6 +12,8 @@
 import { h, clear } from "../dom";
 import { ownerKey } from "../owner";
 import { displaySid } from "../sid";
+import { workspacePath } from "../router";
+import { workspaceOfRun } from "../workspace-memory";
 
 export type SessionShell = ReturnType<typeof buildSessionShell>;
 
@@ -66,6 +68,8 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
     h("div", {}, h("dt", {}, "Elapsed"), fields.elapsed),
     h("div", {}, h("dt", {}, "Updated"), fields.age),
   );
+  // How fresh the page is while the writer is on its slow cadence (src/presence.ts, freshnessNote).
+  const freshness = h("p", { class: "freshness muted", "data-freshness": true, hidden: true });
   const notices = h("div", { class: "notices", "aria-live": "polite" });
   const latestBody = h("tbody");
   const latest = h(
@@ -130,6 +134,7 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
         barWrap,
         facts,
         minorFacts,
+        freshness,
         notices,
         h("div", { class: "actions" }, ownerSlot, notifySlot),
       ),
@@ -150,11 +155,15 @@ export function buildSessionShell(root: HTMLElement, sid: string) {
   main.addEventListener("keydown", onClampTap);
   clear(root);
   root.appendChild(main);
-  setHeaderAction(shareBtn);
+  // "← Workspace" only where this device opened the run from its workspace (workspace-memory.ts):
+  // the session's own data and address never name its workspace.
+  const wid = workspaceOfRun(sid);
+  const backLink = wid ? h("a", { class: "ws-back", href: workspacePath(wid), "data-link": true, "data-back": "workspace" }, "← Workspace") : null;
+  setHeaderAction(backLink ? h("span", { class: "header-actions" }, backLink, shareBtn) : shareBtn);
   document.title = `${displaySid(sid)} · TF Watcher`;
 
   return {
-    statusPill, nameEl, errorBox, bar, barWrap, fields, labels, notices, latestBody, epochBtn, batchBtn,
+    statusPill, nameEl, errorBox, bar, barWrap, fields, labels, freshness, notices, latestBody, epochBtn, batchBtn,
     kindTabs, chartsBox, emptyCharts, evals, shareBtn, body, main, ownerSlot, notifySlot,
     config, configBody, versionsEl, csvBtn,
     ownerKey: ownerKey(sid),

@@ -6,7 +6,7 @@
  * show is decided in session-model.ts, drawn by session-info.ts (text) and session-charts.ts.
  */
 import { getDb, getFirebase } from "../firebase";
-import { mountNotify, mountStop, pushSupported, type Control } from "./controls";
+import { mayStop, mountNotify, mountStop, pushSupported, type Control } from "./controls";
 import { subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { setText } from "../dom";
 import { buildEpochTable } from "../epoch-table";
@@ -21,8 +21,10 @@ import { mountChartsPanel } from "./session-charts";
 import { renderEvals, renderLatest, renderStatusCard } from "./session-info";
 import { chooseView, epochFacts, kindsWithPoints, latestValues, statusCard, type EpochFacts, type ViewKind } from "./session-model";
 import { runKind } from "../kinds";
-import { ATTENTION } from "../contract";
+import { ATTENTION, collectionPath, presenceId } from "../contract";
 import { watchVisibility } from "../visibility";
+import { freshnessNote, startPresence } from "../presence";
+import { Timestamp, doc, serverTimestamp, setDoc } from "firebase/firestore";
 
 const VIEW_KEY = "tfw:view";
 
@@ -41,9 +43,10 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   const { nameEl, epochBtn, batchBtn, shareBtn, body, main, ownerSlot, notifySlot, csvBtn } = shell;
   const chartsPanel = mountChartsPanel(shell, { feed: () => feed, view: () => pickView(), queueRender: () => queueRender() });
 
-  // Stop (owner link only: a viewer link has no key and gets no button) and Notify me.
+  // Stop (owners only: the owner link's key, this device enrolled as an owner, or the owner of
+  // the workspace it came from; a viewer gets no button) and Notify me.
   const controls: Control[] = [];
-  if (shell.ownerKey) controls.push(mountStop(ownerSlot, sid, shell.ownerKey, getDb()));
+  if (mayStop(sid)) controls.push(mountStop(ownerSlot, sid, getDb()));
   const notify = pushSupported() ? mountNotify(notifySlot, sid, getFirebase) : null;
   if (notify) controls.push(notify);
 
@@ -87,11 +90,22 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   // A page hidden for more than 30 s drops every listener; shown again, it listens again and
   // catches up from what it holds (`data-listeners` on <body> says which, for the e2e tests).
   const listeners = (state: "attached" | "detached") => (document.body.dataset.listeners = state);
+  // Presence (src/presence.ts): announced while shown and the run is new or running, from the
+  // server's word on the status (a cached snapshot may be stale).
+  const presence = startPresence({
+    doc: document,
+    changed: () => renderStatus(),
+    write: async (until) =>
+      setDoc(doc(await getDb(), collectionPath(sid, "presence"), presenceId()), { until: Timestamp.fromMillis(until), at: serverTimestamp() }),
+  });
+  let heartbeatSeen: number | null = null; // local time a new heartbeat last arrived
+  let heartbeatHeld: number | null = null;
   const visibility = watchVisibility(
     document,
     ATTENTION.hidden_detach_seconds * 1000,
     () => {
       feed?.detach();
+      presence.session("", null); // until the re-attached listener has the server's status again
       listeners("detached");
     },
     () => {
@@ -169,6 +183,13 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     }
     if (!data.session) return;
     info = parseSession(data.session);
+    if (!data.fromCache) {
+      presence.session(info.status, info.heartbeatMs);
+      if (info.heartbeatMs !== heartbeatHeld) {
+        heartbeatHeld = info.heartbeatMs;
+        heartbeatSeen = Date.now();
+      }
+    }
     if (info.schema > SCHEMA_VERSION) {
       return showState(messageState("newer", "Newer session format", "This session was written by a newer TF Watcher. Update this dashboard (reload, or redeploy Hosting) to view it."));
     }
@@ -196,6 +217,11 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     if (facts?.version !== data.epochsVersion) facts = epochFacts(data.epochs.values(), data.epochsVersion);
     const card = statusCard(info, epochTable, data.batches.kinds, facts, Date.now());
     renderStatusCard(shell, card);
+    const note = freshnessNote({
+      stored: info.status, shown: card.status, declaredS: info.heartbeatEvery, announcedMs: presence.announcedMs, heartbeatSeenMs: heartbeatSeen,
+    });
+    shell.freshness.hidden = note == null;
+    setText(shell.freshness, note ?? "");
     // Stop follows the stored status; Notify me the shown one (a stalled run may be dead).
     if (shownStatus !== card.status) {
       shownStatus = card.status;
@@ -235,6 +261,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   return () => {
     disposed = true;
     visibility.stop();
+    presence.stop();
     delete document.body.dataset.listeners;
     unsubscribe?.();
     window.clearInterval(tick);
