@@ -1,8 +1,9 @@
 /**
- * The per-kind feed's decisions, pure (src/kind-feed.ts does the reading): when the raw tail
- * listener moves on, which part documents to re-read when buckets leave the head, what a
- * cached range read still has to fetch, which level already covers a zoom, and which chunks
- * a raw zoom reads first. Unit-tested in test/feed-ranges.test.ts.
+ * The per-kind feed's decisions, pure (src/kind-feed.ts does the reading): where a live chunk
+ * listener starts and when it moves on (src/chunk-window.ts), which part documents to re-read
+ * when buckets leave the head, what a cached range read still has to fetch, which level
+ * already covers a zoom, and which chunks a raw zoom reads first. Unit-tested in
+ * test/feed-ranges.test.ts.
  */
 import type { ChunkDoc } from "./series";
 import { runKind } from "./kinds";
@@ -18,9 +19,40 @@ export function tailChunk(h: HeadDoc | null | undefined): number {
   return typeof h?.tail_chunk === "number" ? h.tail_chunk : 0;
 }
 
-/** A tail listener started at chunk `start` still serves `tail` until the head has moved a few chunks on. */
-export function tailServes(listening: boolean, start: number, tail: number): boolean {
-  return listening && tail >= start && tail <= start + 2;
+/**
+ * Where a live chunk listener starts: the newest chunk at or after `base` such that every
+ * chunk from `base` up to it came from the server (a newer one exists, so those before it are
+ * closed and need no listener); `base` itself when it has not come yet. A gap (chunks uploaded
+ * late, from the spool) keeps the start at the gap.
+ */
+export function liveFrom(synced: ReadonlySet<number>, base: number): number {
+  if (!synced.has(base)) return base;
+  let i = base;
+  while (synced.has(i + 1)) i++;
+  return i;
+}
+
+/**
+ * How far a live listener may lag: it covers up to LIVE_SLACK closed chunks before it moves
+ * on; more only while it is younger than LIVE_MIN_MS, and never more than LIVE_MAX_LAG
+ * chunks or LIVE_MAX_POINTS points (a chunk grown while nobody watched holds thousands). Each
+ * move re-reads the newest chunk once (billed), so at high rates (a chunk a second) moves
+ * stay a few a minute; a lagging listener costs nothing on Firestore, which sends only what
+ * changed, but the emulator re-sends every chunk it covers at each change.
+ */
+export const LIVE_SLACK = 2;
+export const LIVE_MIN_MS = 10_000;
+export const LIVE_MAX_LAG = 8;
+export const LIVE_MAX_POINTS = 2_000;
+
+/**
+ * A live chunk listener started at chunk `start` `ageMs` ago still serves a window that should
+ * start at `from`; `closedPoints`: the points of the closed chunks it covers before `from`.
+ */
+export function liveServes(listening: boolean, start: number, from: number, ageMs: number, closedPoints = 0): boolean {
+  if (!listening || from < start) return false;
+  if (closedPoints > LIVE_MAX_POINTS) return false;
+  return from <= start + LIVE_SLACK || (ageMs < LIVE_MIN_MS && from <= start + LIVE_MAX_LAG);
 }
 
 /** IDs of tail chunks before `tail`: dropped when the tail listener moves on. */

@@ -1,20 +1,24 @@
 /**
  * Firestore reads shared by the session feed (src/data.ts) and its per-kind feeds
- * (src/kind-feed.ts): ID-range queries, chunk changes in the shape BatchSeries takes, and the
- * `?debug` read log (documents received, by collection, for the e2e tests and the benchmark).
+ * (src/kind-feed.ts): ID-range queries, chunk changes in the shape BatchSeries takes, the live
+ * chunk listener, and the `?debug` read log (documents received, by collection, for the e2e
+ * tests and the benchmark).
  */
 import {
   documentId,
   endAt,
   getDocs,
   getDocsFromCache,
+  onSnapshot,
   orderBy,
   query,
   startAt,
   type CollectionReference,
+  type FirestoreError,
   type Query,
   type QuerySnapshot,
 } from "firebase/firestore";
+import type { Subscribe } from "./chunk-window";
 import { chunkRange } from "./ids";
 import type { ChunkDoc, DocChange } from "./series";
 
@@ -53,6 +57,28 @@ export function chunkChanges(snap: QuerySnapshot): DocChange<ChunkDoc>[] {
 export function kindChunks(batches: CollectionReference, kind: string, from = 0): Query {
   const [first, last] = chunkRange(kind, from);
   return query(batches, orderBy(documentId()), startAt(first), endAt(last));
+}
+
+/**
+ * The Firestore listener of a ChunkWindow (src/chunk-window.ts): a kind's chunks from index
+ * `from` on, with metadata changes (the server's confirmation of what the cache gave tells
+ * the window which chunks are current).
+ */
+export function listenChunks(batches: CollectionReference, kind: string, onError: (err: FirestoreError) => void): Subscribe {
+  return (from, next) =>
+    onSnapshot(
+      kindChunks(batches, kind, from),
+      { includeMetadataChanges: true },
+      (snap) => {
+        countSnap("batches", snap);
+        next({
+          fromCache: snap.metadata.fromCache,
+          changes: chunkChanges(snap),
+          docs: () => snap.docs.map((d) => d.data() as ChunkDoc),
+        });
+      },
+      onError,
+    );
 }
 
 /** A collection's documents from ID `from` on (a listener that starts from what is held). */

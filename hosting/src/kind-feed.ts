@@ -1,17 +1,20 @@
 /**
  * One batch kind of a schema-2 session (docs/dashboard.md, "Long runs, zoom and chart
  * tools"): its summary head, one document-ID range read of the part documents of one level,
- * and a listener on the raw chunks after the summarised range; kinds with under 10,000 steps,
- * or without a head, are read from their own raw chunks. What it needs of the session comes
- * in a FeedContext; its decisions are pure functions in src/feed-ranges.ts.
+ * and the raw chunks after the summarised range; kinds with under 10,000 steps, or without a
+ * head, are read from their own raw chunks. Either way one ChunkWindow (src/chunk-window.ts)
+ * holds the chunks and listens only to the newest ones, so closed chunks are received once
+ * (and at the switch to summaries the tail is not read again). What it needs of the session
+ * comes in a FeedContext; its decisions are pure functions in src/feed-ranges.ts.
  */
 import { doc, onSnapshot, type CollectionReference, type Unsubscribe } from "firebase/firestore";
+import { ChunkWindow } from "./chunk-window";
 import {
-  bucketPoints, finestCovering, headSignature, openPart, partsLeftHead, planRange, rawZoomChunks, staleTailIds, tailChunk, tailServes,
+  bucketPoints, finestCovering, headSignature, openPart, partsLeftHead, planRange, rawZoomChunks, tailChunk,
 } from "./feed-ranges";
-import { countReads, countSnap, chunkChanges, idRange, kindChunks } from "./feed-reads";
+import { countReads, idRange, listenChunks } from "./feed-reads";
 import { isSummaryPartId } from "./ids";
-import { BatchSeries, newestOfChunks, type ChunkDoc, type KindSeries, type NewestRaw, type Table } from "./series";
+import { BatchSeries, newestOfChunks, type ChunkDoc, type DocChange, type KindSeries, type NewestRaw, type Table } from "./series";
 import {
   LevelStore, RAW_THROUGH, bandTable, bucketsInRange, chunkId, chunksForRange, clipPoints, fillTable, headId, headLevel,
   openLevel, partBuckets, partId, partsForRange, rawPoints, widthsOf, zoomLevel,
@@ -37,21 +40,17 @@ export class KindFeed implements KindSeries {
   mode: "pending" | "raw" | "summary" = "pending";
   head: HeadDoc | null = null;
   private raw: BatchSeries | null = null;
-  private rawUnsub: Unsubscribe | null = null;
+  /** The kind's chunks: every one from 0 in raw mode, the raw tail after the summarised range in summary mode. */
+  private chunks: ChunkWindow;
   private readonly band = bandTable();
   private level = 0;
   private readonly stores = new Map<number, LevelStore>();
   /** Parts read per level (zoom levels are partly read; the open level wholly). */
   private readonly partsRead = new Map<number, Set<number>>();
-  private tailDocs = new Map<string, ChunkDoc>();
-  private tailStart = -1;
-  private tailUnsub: Unsubscribe | null = null;
   private headUnsub: Unsubscribe | null;
-  /** Hidden page (detach()): no listener, what was read stays. Newest raw chunk delivered. */
+  /** Hidden page (detach()): no listener, what was read stays. */
   private detached = false;
-  private rawNewest = 0;
-  /** Re-attached: the next tail listener starts at the newest chunk held, once the head is known. */
-  private resuming = false;
+  /** Re-attached: the tail listens again once the server's head is known. */
   private tailPending = false;
   private pendingHead: HeadDoc | null | undefined;
   private busy = false;
@@ -63,7 +62,18 @@ export class KindFeed implements KindSeries {
   private headSig: string | undefined;
 
   constructor(readonly kind: string, private readonly ctx: FeedContext) {
+    this.chunks = this.newWindow();
     this.headUnsub = this.listenHead();
+  }
+
+  private newWindow(): ChunkWindow {
+    return new ChunkWindow(listenChunks(this.ctx.batches, this.kind, this.ctx.fail("batches")), (changes) => this.onChunks(changes));
+  }
+
+  private onChunks(changes: DocChange<ChunkDoc>[]): void {
+    if (this.mode === "raw") {
+      if (this.raw?.apply(changes)) this.changed();
+    } else if (this.mode === "summary") this.rebuild();
   }
 
   private listenHead(): Unsubscribe {
@@ -82,7 +92,7 @@ export class KindFeed implements KindSeries {
         if (this.tailPending && !snap.metadata.fromCache) {
           // Re-attached: the server's head says where the tail is (an unchanged head: where it was).
           this.tailPending = false;
-          if (sig === this.headSig) this.listenTail(this.tailStart);
+          if (sig === this.headSig) this.listenChunks(this.chunks.base);
         }
         if (sig === this.headSig) return;
         this.headSig = sig;
@@ -101,10 +111,10 @@ export class KindFeed implements KindSeries {
     return this.table.x.length;
   }
   get thinned(): boolean {
-    return this.raw?.thinned ?? [...this.tailDocs.values()].some((d) => d.thinned === true);
+    return this.raw?.thinned ?? [...this.chunks.docs.values()].some((d) => d.thinned === true);
   }
   newest(): NewestRaw | null {
-    return this.mode === "raw" ? (this.raw?.newest() ?? null) : newestOfChunks(this.tailDocs.values());
+    return this.mode === "raw" ? (this.raw?.newest() ?? null) : newestOfChunks(this.chunks.docs.values());
   }
 
   /** Heads are handled one at a time; a newer head that arrives meanwhile replaces a waiting one. */
@@ -143,8 +153,8 @@ export class KindFeed implements KindSeries {
     const per = partBuckets(h);
     const level = openLevel(through, widths);
     const width = widths[level - 1];
-    // The raw tail loads while the parts are read.
-    if (this.mode === "summary" || (this.level === 0 && !this.rawUnsub)) this.listenTail(tailChunk(h));
+    // The raw tail loads while the parts are read (in raw mode the raw listener goes on until the switch).
+    if (this.mode !== "raw") this.listenChunks(tailChunk(h));
     let store = this.stores.get(level);
     if (level !== this.level || !store) {
       // Open (or a coarser level is due): one document-ID range read of the level's parts.
@@ -185,10 +195,11 @@ export class KindFeed implements KindSeries {
       for (const p of parts.values()) store.merge(p);
     }
     if (this.mode !== "summary") {
+      // The raw chunks held become the tail: those the summaries cover are dropped, the rest not read again.
       this.mode = "summary";
-      this.stopRaw();
+      this.raw = null;
     }
-    this.listenTail(tailChunk(h));
+    this.listenChunks(tailChunk(h));
     this.rebuild();
   }
 
@@ -202,69 +213,28 @@ export class KindFeed implements KindSeries {
     if (this.raw) return; // listening already (or detached: attach() listens again)
     this.mode = "raw";
     this.raw = new BatchSeries();
-    this.rawNewest = 0;
-    this.listenRaw();
+    if (this.chunks.base > 0) {
+      // A tail was held: the raw table wants every chunk.
+      this.chunks.stop();
+      this.chunks = this.newWindow();
+    } else if (this.chunks.docs.size) {
+      this.raw.apply([...this.chunks.docs].map(([id, data]) => ({ type: "added" as const, id, data })));
+    }
+    this.listenChunks(0);
     this.changed();
   }
 
-  /** Listens to the kind's chunks from the newest one held on (all of them at first). */
-  private listenRaw(): void {
-    if (this.detached) return;
-    const q = kindChunks(this.ctx.batches, this.kind, this.rawNewest);
-    this.rawUnsub = onSnapshot(
-      q,
-      (snap) => {
-        countSnap("batches", snap);
-        const changes = chunkChanges(snap);
-        for (const c of changes) if (typeof c.data?.index === "number") this.rawNewest = Math.max(this.rawNewest, c.data.index);
-        if (this.mode === "raw" && this.raw?.apply(changes)) this.changed();
-      },
-      this.ctx.fail("batches"),
-    );
-  }
-
-  private stopRaw(): void {
-    this.rawUnsub?.();
-    this.rawUnsub = null;
-    this.raw = null;
-  }
-
-  /** Listens to chunks from `tail` on; moves on (a new listener) once the head has moved a few chunks. */
-  private listenTail(tail: number): void {
-    if (this.detached) {
-      this.tailStart = tail; // attach() listens from here (or from the newest chunk held)
-      return;
-    }
-    if (tailServes(this.tailUnsub != null, this.tailStart, tail)) return;
-    this.tailUnsub?.();
-    this.tailStart = tail;
-    for (const id of staleTailIds(this.tailDocs, tail)) this.tailDocs.delete(id);
-    // After a hidden spell the chunks held before the newest one held were closed: not read again.
-    let from = tail;
-    if (this.resuming) for (const d of this.tailDocs.values()) if (typeof d.index === "number") from = Math.max(from, d.index);
-    this.resuming = false;
-    const q = kindChunks(this.ctx.batches, this.kind, from);
-    this.tailUnsub = onSnapshot(
-      q,
-      (snap) => {
-        countSnap("batches", snap);
-        let n = 0;
-        for (const c of snap.docChanges()) {
-          n++;
-          if (c.type === "removed") this.tailDocs.delete(c.doc.id);
-          else this.tailDocs.set(c.doc.id, c.doc.data() as ChunkDoc);
-        }
-        if (n && this.mode === "summary") this.rebuild();
-      },
-      this.ctx.fail("batches"),
-    );
+  /** The chunks from `base` on (0: all of them), listened to from the newest one held (src/chunk-window.ts). */
+  private listenChunks(base: number): void {
+    if (this.detached) this.chunks.setBase(base); // attach() listens from there
+    else this.chunks.listen(base);
   }
 
   private rebuild(): void {
     const store = this.stores.get(this.level);
     if (!store || !this.head) return;
     const through = this.head.through ?? -1;
-    fillTable(this.band, store.sorted(), store.firstBad, rawPoints(this.tailDocs.values(), through, Infinity), store.names);
+    fillTable(this.band, store.sorted(), store.firstBad, rawPoints(this.chunks.docs.values(), through, Infinity), store.names);
     this.band.version += 1_000_000; // never equal to a raw table's version (the view compares both)
     this.zoomed?.();
     this.changed();
@@ -291,7 +261,7 @@ export class KindFeed implements KindSeries {
     const lvl = zoomLevel(a, b, widths);
     const table = bandTable();
     // Raw points after the summarised range come from the live tail, as in the unzoomed view.
-    const tailPoints = () => clipPoints(rawPoints(this.tailDocs.values(), this.head?.through ?? through, Infinity), a, b);
+    const tailPoints = () => clipPoints(rawPoints(this.chunks.docs.values(), this.head?.through ?? through, Infinity), a, b);
     if (lvl != null) {
       if (lvl >= this.level) return null; // the open level is fine enough
       const width = widths[lvl - 1];
@@ -340,7 +310,7 @@ export class KindFeed implements KindSeries {
       if (hi < hiBound && (!pts.length || pts[pts.length - 1].step < b)) await get(hi + 1, hiBound);
     }
     const docs = [...fetched.values()];
-    this.zoomed = () => fillTable(table, [], new Map(), clipPoints(rawPoints([...docs, ...this.tailDocs.values()], -Infinity, Infinity), a, b));
+    this.zoomed = () => fillTable(table, [], new Map(), clipPoints(rawPoints([...docs, ...this.chunks.docs.values()], -Infinity, Infinity), a, b));
     this.zoomed();
     return table;
   }
@@ -379,10 +349,7 @@ export class KindFeed implements KindSeries {
     this.detached = true;
     this.headUnsub?.();
     this.headUnsub = null;
-    this.rawUnsub?.();
-    this.rawUnsub = null;
-    this.tailUnsub?.();
-    this.tailUnsub = null;
+    this.chunks.stop();
   }
 
   /**
@@ -393,8 +360,8 @@ export class KindFeed implements KindSeries {
   attach(): void {
     if (this.dead || !this.detached) return;
     this.detached = false;
-    if (this.mode === "raw" && this.raw) this.listenRaw();
-    this.resuming = this.tailPending = this.mode === "summary";
+    if (this.mode === "raw" && this.raw) this.listenChunks(0);
+    this.tailPending = this.mode === "summary";
     this.headUnsub = this.listenHead();
   }
 }

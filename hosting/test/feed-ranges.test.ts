@@ -1,17 +1,35 @@
 import { describe, expect, it } from "vitest";
 import {
-  bucketPoints, finestCovering, headSignature, openPart, partsLeftHead, planRange, rawZoomChunks, staleTailIds, tailChunk, tailServes, wantedKinds,
+  bucketPoints, finestCovering, headSignature, openPart, partsLeftHead, planRange, rawZoomChunks, staleTailIds, tailChunk, wantedKinds,
+  LIVE_MAX_LAG, LIVE_MAX_POINTS, LIVE_MIN_MS, LIVE_SLACK, liveFrom, liveServes,
 } from "../src/feed-ranges";
 import { chunkRange, idPattern, idPrefix, isSummaryPartId, isTablePartId, kindOfChunk, kindOfHead } from "../src/ids";
 import type { HeadDoc } from "../src/summaries";
 
-describe("the raw tail", () => {
-  it("a listener serves the head's tail until it moved more than two chunks on", () => {
-    expect(tailServes(false, 4, 4)).toBe(false);
-    expect(tailServes(true, 4, 4)).toBe(true);
-    expect(tailServes(true, 4, 6)).toBe(true);
-    expect(tailServes(true, 4, 7)).toBe(false);
-    expect(tailServes(true, 4, 3)).toBe(false);
+describe("the live chunks", () => {
+  it("start at the newest chunk received without a gap from the base", () => {
+    expect(liveFrom(new Set(), 0)).toBe(0);
+    expect(liveFrom(new Set([0, 1, 2, 3]), 0)).toBe(3);
+    expect(liveFrom(new Set([0, 1, 2, 3]), 2)).toBe(3);
+    // the base itself not received yet: from the base
+    expect(liveFrom(new Set([5, 6]), 4)).toBe(4);
+    // a gap (a chunk uploaded late) keeps the listener there
+    expect(liveFrom(new Set([0, 1, 3, 4]), 0)).toBe(1);
+  });
+  it("a listener moves on past its slack, not before it is old enough unless far behind", () => {
+    const old = LIVE_MIN_MS;
+    expect(liveServes(false, 4, 4, old)).toBe(false);
+    expect(liveServes(true, 4, 4, old)).toBe(true);
+    expect(liveServes(true, 4, 4 + LIVE_SLACK, old)).toBe(true);
+    expect(liveServes(true, 4, 5 + LIVE_SLACK, old)).toBe(false);
+    expect(liveServes(true, 4, 5 + LIVE_SLACK, old - 1)).toBe(true);
+    expect(liveServes(true, 4, 4 + LIVE_MAX_LAG, 0)).toBe(true);
+    expect(liveServes(true, 4, 5 + LIVE_MAX_LAG, 0)).toBe(false);
+    // a start past what is wanted (a chunk removed below it) starts again
+    expect(liveServes(true, 4, 3, 0)).toBe(false);
+    // closed chunks of many points (grown while nobody watched) are left at once
+    expect(liveServes(true, 4, 5, 0, LIVE_MAX_POINTS)).toBe(true);
+    expect(liveServes(true, 4, 5, 0, LIVE_MAX_POINTS + 1)).toBe(false);
   });
   it("chunks before the new tail are dropped", () => {
     const docs = new Map([["train-000003", { index: 3 }], ["train-000005", { index: 5 }], ["x", {}]]);
