@@ -8,7 +8,7 @@
 import { CONTRACT, HEARTBEAT_FIELD, STATUSES, stallAfterMs } from "./contract";
 import { isSid, displaySid } from "./sid";
 import { formatAge, formatValue } from "./format";
-import { toMs } from "./status";
+import { STATUS_LABEL, toMs } from "./status";
 import { visibleText } from "./visible";
 
 export const PAGE_SIZE: number = CONTRACT.workspaces.page_size;
@@ -81,15 +81,8 @@ export function shownStatus(r: Pick<RunRow, "status" | "updatedMs" | "heartbeatE
   return r.status as ShownStatus;
 }
 
-export const SHOWN_LABEL: Record<ShownStatus, string> = {
-  new: "Starting",
-  running: "Running",
-  finished: "Finished",
-  crashed: "Crashed",
-  stopped: "Stopped",
-  stalled: "Stalled",
-  unknown: "Unknown",
-};
+// The session page's labels, plus "Starting" for a run that has not reported yet.
+export const SHOWN_LABEL: Record<ShownStatus, string> = { new: "Starting", ...STATUS_LABEL };
 
 /**
  * Active runs first, then newest started first; ties broken by the session ID, descending, as

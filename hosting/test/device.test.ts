@@ -2,19 +2,7 @@
 // device remembers of its enrolments, and which secrets Stop tries in which order.
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-
-class MemoryStorage {
-  private m = new Map<string, string>();
-  getItem(k: string) {
-    return this.m.has(k) ? this.m.get(k)! : null;
-  }
-  setItem(k: string, v: string) {
-    this.m.set(k, String(v));
-  }
-  removeItem(k: string) {
-    this.m.delete(k);
-  }
-}
+import { MemoryStorage } from "./fakes";
 
 const SID = "x7kq2m9hfw4cpd3ntr";
 const WID = "wx7kq2m9hfw4cpd3ntr";

@@ -1,21 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-
-/** A Storage like the browser's (what owner.ts uses of it). */
-class MemoryStorage {
-  private m = new Map<string, string>();
-  getItem(k: string) {
-    return this.m.has(k) ? this.m.get(k)! : null;
-  }
-  setItem(k: string, v: string) {
-    this.m.set(k, String(v));
-  }
-  removeItem(k: string) {
-    this.m.delete(k);
-  }
-  get length() {
-    return this.m.size;
-  }
-}
+import { MemoryStorage } from "./fakes";
 
 const SID = "x7kq2m9hfw4cpd3ntr";
 let local: MemoryStorage;

@@ -4,26 +4,7 @@ import {
   LEASE_MS, MIN_GAP_MS, REFRESH_MS, UNWATCHED_S, WATCHABLE, freshnessNote, nextWriteAt, periodText, presenceUntil, startPresence,
   type FreshnessInput,
 } from "../src/presence";
-import type { VisibilitySource } from "../src/visibility";
-
-/** A stand-in for `document`: a visibility state and its change listeners. */
-class FakeDoc implements VisibilitySource {
-  visibilityState = "visible";
-  private fns = new Set<() => void>();
-  addEventListener(_t: "visibilitychange", fn: () => void) {
-    this.fns.add(fn);
-  }
-  removeEventListener(_t: "visibilitychange", fn: () => void) {
-    this.fns.delete(fn);
-  }
-  get listeners() {
-    return this.fns.size;
-  }
-  set(state: "visible" | "hidden") {
-    this.visibilityState = state;
-    for (const fn of [...this.fns]) fn();
-  }
-}
+import { FakeDoc } from "./fakes";
 
 const S = 1000;
 const MAX_LEASE_MS = ATTENTION.presence_max_lease_seconds * S;

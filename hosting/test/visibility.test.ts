@@ -1,25 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ATTENTION } from "../src/contract";
-import { watchVisibility, type VisibilitySource } from "../src/visibility";
-
-/** A stand-in for `document`: a visibility state and its change listeners. */
-class FakeDoc implements VisibilitySource {
-  visibilityState = "visible";
-  private fns = new Set<() => void>();
-  addEventListener(_t: "visibilitychange", fn: () => void) {
-    this.fns.add(fn);
-  }
-  removeEventListener(_t: "visibilitychange", fn: () => void) {
-    this.fns.delete(fn);
-  }
-  get listeners() {
-    return this.fns.size;
-  }
-  set(state: "visible" | "hidden") {
-    this.visibilityState = state;
-    for (const fn of [...this.fns]) fn();
-  }
-}
+import { watchVisibility } from "../src/visibility";
+import { FakeDoc } from "./fakes";
 
 const AFTER = ATTENTION.hidden_detach_seconds * 1000;
 

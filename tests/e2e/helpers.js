@@ -306,3 +306,43 @@ export function child(args, opts = {}) {
   });
   return { next, stop, stdin: c.stdin };
 }
+
+/**
+ * A Python child that prints one JSON line per event (`{"event": ..., "fit": n}`: fit_loop.py,
+ * fit_until_stopped.py --fits): `next(event, fit)` waits for that event (any fit when `fit` is
+ * undefined; `timeoutMs` unless told), `find` looks without waiting, `stop()` ends it (TERM, then
+ * KILL). `name` says which child in errors.
+ */
+export function eventChild(args, { name = "child", timeoutMs = 90_000 } = {}) {
+  const child = spawn(python(), args, { env: process.env, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
+  const events = [];
+  const waiters = [];
+  let closed = false;
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    if (line.startsWith("{")) events.push(JSON.parse(line));
+    for (const w of waiters.splice(0)) w();
+  }).on("close", () => { closed = true; for (const w of waiters.splice(0)) w(); });
+  const find = (event, fit) => events.find((e) => e.event === event && (fit === undefined || e.fit === fit)) ?? null;
+  return {
+    find,
+    async next(event, fit, waitMs = timeoutMs) {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const e = find(event, fit);
+        if (e) return e;
+        if (closed) throw new Error(`${name} ended before ${event} ${fit ?? ""}\n${stderr}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${event} ${fit ?? ""}\n${stderr}`);
+        await new Promise((r) => { waiters.push(r); setTimeout(r, Math.min(left, 1000)).unref(); });
+      }
+    },
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null || child.signalCode !== null) return res();
+      child.once("exit", () => res());
+      child.kill("SIGTERM");
+      setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
+    }),
+  };
+}

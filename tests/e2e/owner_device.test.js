@@ -10,12 +10,10 @@
 // the rules are ../../firestore.rules in the emulator, and each Stop ends a real fit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { PHONE, phoneContext, python, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
+import { PHONE, eventChild, phoneContext, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -32,37 +30,7 @@ const stopDoc = (run) => CONTRACT.documents.stop.replace("{run}", String(run));
 function startLoop(dashboardUrl, { fits = 5, workspace = false, safetySeconds = 150 } = {}) {
   const args = [join(repo, "tests", "e2e", "fit_loop.py"), dashboardUrl, String(safetySeconds), "--fits", String(fits)];
   if (workspace) args.push("--workspace");
-  const child = spawn(python(), args, { env: process.env, stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
-  const events = [];
-  const waiters = [];
-  let closed = false;
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    if (line.startsWith("{")) events.push(JSON.parse(line));
-    for (const w of waiters.splice(0)) w();
-  }).on("close", () => { closed = true; for (const w of waiters.splice(0)) w(); });
-  const find = (event, fit) => events.find((e) => e.event === event && (fit === undefined || e.fit === fit)) ?? null;
-  return {
-    find,
-    async next(event, fit, timeoutMs = 90_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const e = find(event, fit);
-        if (e) return e;
-        if (closed) throw new Error(`fit_loop.py ended before ${event} ${fit ?? ""}\n${stderr}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${event} ${fit ?? ""}\n${stderr}`);
-        await new Promise((r) => { waiters.push(r); setTimeout(r, Math.min(left, 1000)).unref(); });
-      }
-    },
-    stop: () => new Promise((res) => {
-      if (child.exitCode !== null || child.signalCode !== null) return res();
-      child.once("exit", () => res());
-      child.kill("SIGTERM");
-      setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
-    }),
-  };
+  return eventChild(args, { name: "fit_loop.py", timeoutMs: 90_000 });
 }
 
 /** The page shows run `run` running with its Stop button ready (the page follows the session

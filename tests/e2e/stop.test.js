@@ -9,9 +9,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import {
-  PHONE, phoneContext, python, readCollection, repo, shot, startFit, withDashboardAndBrowser,
+  PHONE, eventChild, phoneContext, python, readCollection, repo, shot, startFit, withDashboardAndBrowser,
 } from "./helpers.js";
 
 let dashboard;
@@ -116,38 +115,8 @@ test("viewer link: no Stop button; a wrong owner key is refused and the fit keep
 
 /** fit_until_stopped.py --fits N: `next(event, fit)` waits for that JSON line. */
 function startFits(dashboardUrl, fits, safetySeconds = 120) {
-  const child = spawn(python(), [join(repo, "tests", "e2e", "fit_until_stopped.py"), dashboardUrl,
-    String(safetySeconds), "--fits", String(fits)], { env: process.env, stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
-  const events = [];
-  const waiters = [];
-  let closed = false;
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    if (line.startsWith("{")) events.push(JSON.parse(line));
-    for (const w of waiters.splice(0)) w();
-  }).on("close", () => { closed = true; for (const w of waiters.splice(0)) w(); });
-  const find = (event, fit) => events.find((e) => e.event === event && (fit === undefined || e.fit === fit)) ?? null;
-  return {
-    find,
-    async next(event, fit, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const e = find(event, fit);
-        if (e) return e;
-        if (closed) throw new Error(`fit process ended before ${event} ${fit ?? ""}\n${stderr}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${event} ${fit ?? ""}\n${stderr}`);
-        await new Promise((r) => { waiters.push(r); setTimeout(r, Math.min(left, 1000)).unref(); });
-      }
-    },
-    stop: () => new Promise((res) => {
-      if (child.exitCode !== null || child.signalCode !== null) return res();
-      child.once("exit", () => res());
-      child.kill("SIGTERM");
-      setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
-    }),
-  };
+  return eventChild([join(repo, "tests", "e2e", "fit_until_stopped.py"), dashboardUrl, String(safetySeconds), "--fits", String(fits)],
+    { name: "fit process", timeoutMs: 60_000 });
 }
 
 /** The owner presses Stop and confirms; returns the time of the press (ms). */

@@ -109,6 +109,45 @@ def read_session_document(client, sid: str, timeout: float, project: str | None 
     return session
 
 
+def read_pages(collection, page: int, timeout: float, counter: ReadCounter) -> list:
+    """Every document (snapshot) of a collection, in ID order, `page` documents per request."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    out: list = []
+    last = None
+    while True:
+        query = collection.order_by(FieldPath.document_id()).limit(page)
+        if last is not None:
+            query = query.start_after(last)
+        docs = query.get(retry=retry_policy(timeout), timeout=timeout)
+        counter.query(len(docs))
+        out.extend(docs)
+        if len(docs) < page:
+            return out
+        last = docs[-1]
+
+
+def command_inputs(prefix: str, parse, text, timeout: float, project: str | None, err):
+    """The checks a reading command starts with: the ID (`parse(text)`), a positive `timeout`, a
+    configured project. (ID, Target), or (None, None) once the reason is printed on `err`
+    (the command then exits 2)."""
+    from tfwatcher.read.untrusted import terminal_text
+
+    try:
+        parsed = parse(text)
+    except ValueError as e:
+        err.print(f"{prefix} {terminal_text(e)}", markup=False)
+        return None, None
+    if not timeout > 0:
+        err.print(f"{prefix} --timeout must be a positive number of seconds; got {timeout:g}")
+        return None, None
+    target, why = resolve_target(project)
+    if target is None:
+        err.print(f"{prefix} {terminal_text(why)}", markup=False)
+        return None, None
+    return parsed, target
+
+
 def resolve_target(project: str | None):
     """(Target, None), or (None, one sentence saying what to configure)."""
     from tfwatcher.base import access

@@ -29,6 +29,7 @@ from tfwatcher.read.firestore import (  # noqa: F401  (re-exported: tfwatcher.re
     close,
     describe_error,
     fit,
+    read_pages,
     read_session_document,
     resolve_target,
     retry_policy,
@@ -182,20 +183,7 @@ def read_session(client, sid: str, timeout: float = 10.0, project: str | None = 
 
 def _read_all(collection, page: int, timeout: float, counter: ReadCounter) -> list[dict]:
     """Every document of a collection, in ID order, `page` documents per request."""
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    out: list[dict] = []
-    last = None
-    while True:
-        query = collection.order_by(FieldPath.document_id()).limit(page)
-        if last is not None:
-            query = query.start_after(last)
-        docs = query.get(retry=retry_policy(timeout), timeout=timeout)
-        counter.query(len(docs))
-        out.extend(d.to_dict() or {} for d in docs)
-        if len(docs) < page:
-            return out
-        last = docs[-1]
+    return [d.to_dict() or {} for d in read_pages(collection, page, timeout, counter)]
 
 
 def _kind_order(kind, kinds) -> int:

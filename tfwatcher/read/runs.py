@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 
 from tfwatcher.base import contract, ids
 from tfwatcher.base import workspaces as store
-from tfwatcher.read.firestore import ReadCounter, close, describe_error, resolve_target, retry_policy
+from tfwatcher.read.firestore import (ReadCounter, close, command_inputs, describe_error, read_pages,
+                                      retry_policy)
 from tfwatcher.read.runs_view import STALLED, line, line_key, render, row, view_model
 from tfwatcher.read.untrusted import terminal_text
 
@@ -67,22 +68,8 @@ def read_all_runs(client, wid: str, timeout: float = 10.0, page: int = PAGE_ALL,
                   counter: ReadCounter | None = None) -> list[tuple[str, dict]]:
     """Every run index document of the workspace as (session ID, data), `page` per request, in
     document-ID order (every document, whatever fields it lacks)."""
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    counter = counter or ReadCounter()
-    collection = runs_collection(client, wid)
-    out: list[tuple[str, dict]] = []
-    last = None
-    while True:
-        query = collection.order_by(FieldPath.document_id()).limit(page)
-        if last is not None:
-            query = query.start_after(last)
-        docs = query.get(retry=retry_policy(timeout), timeout=timeout)
-        counter.query(len(docs))
-        out.extend((d.id, d.to_dict() or {}) for d in docs)
-        if len(docs) < page:
-            return out
-        last = docs[-1]
+    docs = read_pages(runs_collection(client, wid), page, timeout, counter or ReadCounter())
+    return [(d.id, d.to_dict() or {}) for d in docs]
 
 
 #: The columns of `runs_frame`: the run index fields (docs/schema.md), then `stalled`.
@@ -208,17 +195,8 @@ def runs_command(workspace: str | None = None, project: str | None = None, once:
     console = console or Console(highlight=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     prefix = "tfwatcher runs:"
-    try:
-        wid = resolve_workspace(workspace)
-    except ValueError as e:
-        err.print(f"{prefix} {terminal_text(e)}", markup=False)
-        return 2
-    if not timeout > 0:
-        err.print(f"{prefix} --timeout must be a positive number of seconds; got {timeout:g}")
-        return 2
-    target, why = resolve_target(project)
+    wid, target = command_inputs(prefix, resolve_workspace, workspace, timeout, project, err)
     if target is None:
-        err.print(f"{prefix} {terminal_text(why)}", markup=False)
         return 2
     hint = _project_hint(wid, target.project)
     client = listener = None

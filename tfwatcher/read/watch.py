@@ -25,9 +25,9 @@ from tfwatcher.base import contract, ids
 from tfwatcher.read.firestore import (
     ReadCounter,
     close,
+    command_inputs,
     describe_error,
     read_session_document,
-    resolve_target,
     retry_policy,
     session_ref,
 )
@@ -235,17 +235,8 @@ def watch_command(sid_text: str, project: str | None = None, once: bool = False,
     console = console or Console(highlight=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     prefix = "tfwatcher watch:"
-    try:
-        sid = ids.parse(sid_text)
-    except ValueError as e:
-        err.print(f"{prefix} {terminal_text(e)}", markup=False)
-        return 2
-    if not timeout > 0:
-        err.print(f"{prefix} --timeout must be a positive number of seconds; got {timeout:g}")
-        return 2
-    target, why = resolve_target(project)
+    sid, target = command_inputs(prefix, ids.parse, sid_text, timeout, project, err)
     if target is None:
-        err.print(f"{prefix} {terminal_text(why)}", markup=False)
         return 2
     client = listener = None
     try:

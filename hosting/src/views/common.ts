@@ -25,3 +25,46 @@ export function toast(text: string): void {
     el.hidden = true;
   }, 2500);
 }
+
+/**
+ * One render per animation frame however many snapshots arrive, and a render when the browser
+ * goes on- or offline (the banner says which). `stop()` when the view is disposed: it cancels a
+ * queued frame and nothing is queued after it.
+ */
+export function frameRenderer(render: () => void): { queue: () => void; stop: () => void } {
+  let queued = 0;
+  let stopped = false;
+  const queue = (): void => {
+    if (queued || stopped) return;
+    queued = requestAnimationFrame(() => {
+      queued = 0;
+      render();
+    });
+  };
+  window.addEventListener("online", queue);
+  window.addEventListener("offline", queue);
+  return {
+    queue,
+    stop() {
+      stopped = true;
+      if (queued) cancelAnimationFrame(queued);
+      window.removeEventListener("online", queue);
+      window.removeEventListener("offline", queue);
+    },
+  };
+}
+
+/**
+ * The full-page state slot of `main`: shows `el` (null: none) in place of the one shown before;
+ * `hideContent` hides the page's own content while a state is shown.
+ */
+export function stateSlot(main: HTMLElement, hideContent: (hidden: boolean, shown: HTMLElement | null) => void): (el: HTMLElement | null) => void {
+  let shown: HTMLElement | null = null;
+  return (el) => {
+    if (shown === el) return;
+    shown?.remove();
+    shown = el;
+    hideContent(el != null, el);
+    if (el) main.appendChild(el);
+  };
+}

@@ -16,7 +16,7 @@ import type { Table } from "../series";
 import { SCHEMA_VERSION, parseSession, type SessionInfo } from "../status";
 import { shareSession } from "../share";
 import { displaySid } from "../sid";
-import { messageState, toast } from "./common";
+import { frameRenderer, messageState, stateSlot, toast } from "./common";
 import { mountChartsPanel } from "./session-charts";
 import { renderEvals, renderLatest, renderStatusCard } from "./session-info";
 import { chooseView, epochFacts, kindsWithPoints, latestValues, statusCard, type EpochFacts, type ViewKind } from "./session-model";
@@ -34,7 +34,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   let feed: SessionFeed | null = null;
   let data: SessionData | null = null;
   let info: SessionInfo | null = null;
-  let renderQueued = 0;
+  const frames = frameRenderer(() => render());
   let chosenView: ViewKind | null = readView();
   let chosenHere: ViewKind | null = null; // picked on this page (not remembered from another session)
   let epochTable: Table | null = null;
@@ -133,33 +133,17 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     });
 
   const tick = window.setInterval(() => renderStatus(), 1000);
-  const onlineChange = () => queueRender();
-  window.addEventListener("online", onlineChange);
-  window.addEventListener("offline", onlineChange);
   const dark = matchMedia("(prefers-color-scheme: dark)");
   const onTheme = () => chartsPanel.restyle();
   dark.addEventListener("change", onTheme);
 
   function queueRender(): void {
-    if (renderQueued || disposed) return;
-    renderQueued = requestAnimationFrame(() => {
-      renderQueued = 0;
-      render();
-    });
+    frames.queue();
   }
 
-  let stateShown: HTMLElement | null = null;
-  function showState(el: HTMLElement | null): void {
-    if (stateShown === el) return;
-    stateShown?.remove();
-    stateShown = el;
-    if (el) {
-      body.hidden = true;
-      main.appendChild(el);
-    } else {
-      body.hidden = false;
-    }
-  }
+  const showState = stateSlot(main, (hidden) => {
+    body.hidden = hidden;
+  });
 
   function render(): void {
     if (!data || disposed) return;
@@ -265,9 +249,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
     delete document.body.dataset.listeners;
     unsubscribe?.();
     window.clearInterval(tick);
-    if (renderQueued) cancelAnimationFrame(renderQueued);
-    window.removeEventListener("online", onlineChange);
-    window.removeEventListener("offline", onlineChange);
+    frames.stop();
     dark.removeEventListener("change", onTheme);
     chartsPanel.destroy();
     setHeaderAction(null);

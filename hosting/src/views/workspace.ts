@@ -23,7 +23,7 @@ import {
   FILTERS, FILTER_LABEL, PAGE_SIZE, SHOWN_LABEL, ageText, listView, lossText, progressText, shownStatus, sparkPath,
   type RunRow, type StatusFilter,
 } from "../workspace-model";
-import { messageState } from "./common";
+import { frameRenderer, messageState, stateSlot } from "./common";
 import { setHeaderAction } from "./session-shell";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -44,7 +44,7 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
   let data: WorkspaceData | null = null;
   let filter: StatusFilter = "all";
   let search = "";
-  let queued = 0;
+  const frames = frameRenderer(() => render());
   let firstListMarked = false;
   const picked: string[] = [];
   const items = new Map<string, Item>();
@@ -129,26 +129,14 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
       if (!disposed) showState(messageState("error", "Can't reach the database", err.message));
     });
   const tick = window.setInterval(() => queueRender(), TICK_MS);
-  const onlineChange = () => queueRender();
-  window.addEventListener("online", onlineChange);
-  window.addEventListener("offline", onlineChange);
 
   function queueRender(): void {
-    if (queued || disposed) return;
-    queued = requestAnimationFrame(() => {
-      queued = 0;
-      render();
-    });
+    frames.queue();
   }
 
-  let stateShown: HTMLElement | null = null;
-  function showState(el: HTMLElement | null): void {
-    if (stateShown === el) return;
-    stateShown?.remove();
-    stateShown = el;
-    for (const c of main.children) if (c !== el) (c as HTMLElement).hidden = el != null;
-    if (el) main.appendChild(el);
-  }
+  const showState = stateSlot(main, (hidden, el) => {
+    for (const c of main.children) if (c !== el) (c as HTMLElement).hidden = hidden;
+  });
 
   function render(): void {
     if (!data || disposed) return;
@@ -256,9 +244,7 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
     visibility.stop();
     feed?.stop();
     window.clearInterval(tick);
-    if (queued) cancelAnimationFrame(queued);
-    window.removeEventListener("online", onlineChange);
-    window.removeEventListener("offline", onlineChange);
+    frames.stop();
     setHeaderAction(null);
     setBanner(null);
   };
