@@ -2,7 +2,7 @@
 // emulator that `npm test` started, Chromium via playwright-core, and Python writers.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -345,4 +345,41 @@ export function eventChild(args, { name = "child", timeoutMs = 90_000 } = {}) {
       setTimeout(() => { try { child.kill("SIGKILL"); } catch { /* gone */ } }, 5000).unref();
     }),
   };
+}
+
+// The Firebase JS SDK (its standalone compat build, from the dashboard's node_modules) loaded
+// into a page: a browser Firestore client that writes whatever it is told, configured from
+// the dashboard's own /__/firebase/init.json, as an attacker holding the share link would.
+// `window.__attack(op, path, data, opts)`: op set | update | delete | get; a field `at` of
+// "SERVER_TIME" becomes the server timestamp; returns "allowed" or the error code.
+const ATTACKER_SDK = ["firebase-app-compat.js", "firebase-firestore-compat.js"]
+  .map((f) => readFileSync(join(repo, "hosting", "node_modules", "firebase", f), "utf8"));
+
+export async function attackerPage(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  for (const content of ATTACKER_SDK) await page.addScriptTag({ content });
+  await page.evaluate(async () => {
+    const cfg = await (await fetch("/__/firebase/init.json")).json();
+    const { firestoreEmulator, ...options } = cfg;
+    const app = window.firebase.initializeApp(options, "attacker");
+    const db = app.firestore();
+    if (firestoreEmulator) db.useEmulator(firestoreEmulator.host, Number(firestoreEmulator.port));
+    window.__attack = async (op, path, data, opts) => {
+      const ref = db.doc(path);
+      const now = window.firebase.firestore.FieldValue.serverTimestamp();
+      const body = JSON.parse(JSON.stringify(data ?? {}));
+      if (body.at === "SERVER_TIME") body.at = now;
+      try {
+        if (op === "update") await ref.update(body);
+        else if (op === "set") await ref.set(body, opts ?? {});
+        else if (op === "delete") await ref.delete();
+        else if (op === "get") await ref.get({ source: "server" });
+        return "allowed";
+      } catch (err) {
+        return err.code ?? String(err);
+      }
+    };
+  });
+  return page;
 }

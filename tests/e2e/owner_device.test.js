@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PHONE, eventChild, phoneContext, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
+import { PHONE, attackerPage, eventChild, phoneContext, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -55,34 +55,6 @@ async function pressStop(page) {
 const local = (page, key) => page.evaluate((k) => localStorage.getItem(k), key);
 const waitLocal = (page, key, timeout = 30_000) =>
   page.waitForFunction((k) => localStorage.getItem(k) != null, key, { timeout });
-
-// The Firebase JS SDK (its compat build, from the dashboard's node_modules) in a page: a browser
-// Firestore client that writes whatever it is told, as someone holding the share link would.
-const SDK = ["firebase-app-compat.js", "firebase-firestore-compat.js"]
-  .map((f) => readFileSync(join(repo, "hosting", "node_modules", "firebase", f), "utf8"));
-
-async function attackerPage(context, url) {
-  const page = await context.newPage();
-  await page.goto(url);
-  for (const content of SDK) await page.addScriptTag({ content });
-  await page.evaluate(async () => {
-    const cfg = await (await fetch("/__/firebase/init.json")).json();
-    const { firestoreEmulator, ...options } = cfg;
-    const app = window.firebase.initializeApp(options, "attacker");
-    const db = app.firestore();
-    if (firestoreEmulator) db.useEmulator(firestoreEmulator.host, Number(firestoreEmulator.port));
-    window.__set = async (path, data) => {
-      const now = window.firebase.firestore.FieldValue.serverTimestamp();
-      try {
-        await db.doc(path).set({ ...data, at: now });
-        return "allowed";
-      } catch (err) {
-        return err.code ?? String(err);
-      }
-    };
-  });
-  return page;
-}
 
 test("a loop of five fits: the phone that opened fit 1's owner link stops every one; a device that never held a key cannot; fit 1's key on a fresh device cannot stop fit 2", { timeout: 600_000 }, async () => {
   const loop = startLoop(dashboard.url, { fits: 5 });
@@ -147,7 +119,7 @@ test("a loop of five fits: the phone that opened fit 1's owner link stops every 
           [`${session}/${C.devices}/${dh}`, { proof: sha256hex(`${created.owner_key}:${dh}`) }],
         ];
         for (const [path, data] of forged) {
-          const outcome = await attacker.evaluate(([p, d]) => window.__set(p, d), [path, data]);
+          const outcome = await attacker.evaluate(([p, d]) => window.__attack("set", p, { ...d, at: "SERVER_TIME" }), [path, data]);
           assert.equal(outcome, "permission-denied", `${path} ${JSON.stringify(data)}`);
         }
         await attacker.close();

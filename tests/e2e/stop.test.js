@@ -7,10 +7,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  PHONE, eventChild, phoneContext, python, readCollection, repo, shot, startFit, withDashboardAndBrowser,
+  PHONE, attackerPage, eventChild, phoneContext, python, readCollection, repo, shot, startFit, withDashboardAndBrowser,
 } from "./helpers.js";
 
 let dashboard;
@@ -128,41 +127,6 @@ async function pressStop(page) {
   await stop.click();
   await page.locator('[data-action="stop-confirm"]').click();
   return pressedAt;
-}
-
-// The Firebase JS SDK (its standalone compat build, from the dashboard's node_modules) loaded
-// into a page: a browser Firestore client that writes whatever it is told, configured from
-// the dashboard's own /__/firebase/init.json, as an attacker holding the share link would.
-const SDK = ["firebase-app-compat.js", "firebase-firestore-compat.js"]
-  .map((f) => readFileSync(join(repo, "hosting", "node_modules", "firebase", f), "utf8"));
-
-async function attackerPage(context, url) {
-  const page = await context.newPage();
-  await page.goto(url);
-  for (const content of SDK) await page.addScriptTag({ content });
-  await page.evaluate(async () => {
-    const cfg = await (await fetch("/__/firebase/init.json")).json();
-    const { firestoreEmulator, ...options } = cfg;
-    const app = window.firebase.initializeApp(options, "attacker");
-    const db = app.firestore();
-    if (firestoreEmulator) db.useEmulator(firestoreEmulator.host, Number(firestoreEmulator.port));
-    window.__attack = async (op, path, data, opts) => {
-      const ref = db.doc(path);
-      const now = window.firebase.firestore.FieldValue.serverTimestamp();
-      const body = JSON.parse(JSON.stringify(data ?? {}));
-      if (body.at === "SERVER_TIME") body.at = now;
-      try {
-        if (op === "update") await ref.update(body);
-        else if (op === "set") await ref.set(body, opts ?? {});
-        else if (op === "delete") await ref.delete();
-        else if (op === "get") await ref.get({ source: "server" });
-        return "allowed";
-      } catch (err) {
-        return err.code ?? String(err);
-      }
-    };
-  });
-  return page;
 }
 
 test("one callback, two fits: after the owner stopped fit 1, no keyless write under control/ stops fit 2; the owner's Stop does, within 2 s", { timeout: 300_000 }, async () => {
