@@ -37,6 +37,8 @@ def no_grace(monkeypatch):
 
 def test_attention_state_alone():
     a = Attention(300.0)
+    assert a.is_watched(0.0) and a.settle_locked(0.0) == (True, False)  # no run yet: as watched
+    a.run_started_locked(-1e9)
     assert a.is_watched(0.0) is False and a.settle_locked(0.0) == (False, True)
     a.run_started_locked(-1e9)
     assert a.settle_locked(0.0) == (False, True)  # a run started: declared again
@@ -134,3 +136,28 @@ def test_unwatched_every_is_checked_at_construction():
             tfwatcher.Session(quiet=True, project="demo-x", unwatched_every=bad)
     s = tfwatcher.Session(quiet=True, project="demo-x", unwatched_every=None)
     assert s.writer.unwatched_every is None
+
+
+def test_unwatched_a_chunk_sent_at_a_round_is_written_once(db, no_grace):
+    """A grown chunk sent at an unwatched round is closed there: a viewer who arrives later
+    gets it once, and the arrival's round sends only what came after it."""
+    s = tfwatcher.Session(quiet=True, system_metrics=False, heartbeat=2.0, unwatched_every=4.0)
+    sent = []
+    s.writer.on_send = lambda writes: sent.extend((w[0], w[2].get("index")) for w in writes
+                                                  if w[0] in ("open", "closed"))
+    s.start(mode="custom")
+    wait_until(lambda: session_doc(db, s.id).get(HEARTBEAT_FIELD) == 4.0, 10)
+    n = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5.0:  # past one slow round, > CHUNK_POINTS a round
+        for _ in range(20):
+            n += 1
+            s.log_batch({"loss": 1.0 / n}, epoch=1, batch=n)
+        time.sleep(0.05)
+    wait_until(lambda: any(w == "closed" for w, _ in sent), 10, message="a chunk closed at a round")
+    announce(db, s.id)
+    assert s.finish(wait=20)
+    closed = [i for w, i in sent if w == "closed"]
+    assert len(closed) == len(set(closed))                       # each closed chunk written once
+    assert not {i for w, i in sent if w == "open"} & set(closed[:1])  # never rewritten open first
+    assert stored_points(db, s.id) == n

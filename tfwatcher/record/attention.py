@@ -40,7 +40,9 @@ class Attention:
 
     def __init__(self, unwatched_every: float | None = UNWATCHED_EVERY):
         self.unwatched_every = unwatched_every  # None: always the watched cadence
-        self.watched_until = float("-inf")      # monotonic time the newest lease lapses
+        # Monotonic time the newest lease lapses; None until a run starts: a writer with no
+        # run yet keeps the watched cadence and chunk sizes (what it sends is the session's own).
+        self.watched_until: float | None = None
         self.watched = True                     # the cadence in force, as declared
         self.arrived = False                    # a viewer arrived since the last round
         self.redeclare = False                  # a run started: declare the cadence again
@@ -52,7 +54,7 @@ class Attention:
     def run_started_locked(self, now: float) -> None:
         """A run starts (after its start fields were buffered): watched for a lease's length
         (its link was just shown), and the cadence in force declared again after them."""
-        self.watched_until = max(self.watched_until, now + self.start_grace)
+        self.watched_until = max(self._until(), now + self.start_grace)
         self.redeclare = True
 
     def seen_locked(self, now: float, remaining: float) -> bool:
@@ -62,13 +64,16 @@ class Attention:
         if remaining <= 0:
             return False
         arrival = not self.is_watched(now)
-        self.watched_until = max(self.watched_until, now + remaining)
+        self.watched_until = max(self._until(), now + remaining)
         if arrival:
             self.arrived = True
         return arrival
 
+    def _until(self) -> float:
+        return float("-inf") if self.watched_until is None else self.watched_until
+
     def is_watched(self, now: float) -> bool:
-        return self.unwatched_every is None or now < self.watched_until
+        return self.unwatched_every is None or self.watched_until is None or now < self.watched_until
 
     def settle_locked(self, now: float) -> tuple[bool, bool]:
         """At a round: (watched, changed since the last round); clears `arrived`."""

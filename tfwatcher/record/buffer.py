@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 
 from tfwatcher.base.contract import collection_path, doc_path, session_path
-from tfwatcher.record.chunk import (CHUNK_MAX_BYTES, CHUNK_MAX_POINTS, GROWN_MAX_BYTES,
+from tfwatcher.record.chunk import (CHUNK_MAX_BYTES, CHUNK_MAX_POINTS, CHUNK_POINTS, GROWN_MAX_BYTES,
                                     GROWN_MAX_POINTS, Chunk)
 from tfwatcher.record.commit import SERVER_TIME
 from tfwatcher.record.summaries import EpochTable, Summaries
@@ -171,7 +171,10 @@ class Buffer:
             if chunk.dirty and (force or full or now - chunk.sent_at >= 0.9 * interval):
                 chunk.dirty = False
                 chunk.sent_at = now
-                if full:  # its last write: later points start the next chunk
+                # Its last write: later points start the next chunk. Unwatched, a chunk sent
+                # at a round is closed too (unless still small), so a viewer who arrives
+                # later receives each grown chunk once, not again when it closes.
+                if full or (grow and chunk.n >= CHUNK_POINTS):
                     del self.open[kind]
                     writes.append(("closed", doc_path(self.sid, "batches", chunk.doc_id),
                                    chunk.to_doc(), False))
