@@ -35,6 +35,12 @@ describe("subscriberFields", () => {
     expect(subscriberFields("t", "")).toEqual({ token: "t", kind: "fcm" });
     expect(subscriberFields("t", undefined)).toEqual({ token: "t", kind: "fcm" });
   });
+
+  test("device: dh only for a subscription proven by this device's enrolment", () => {
+    const dh = "a".repeat(64);
+    expect(subscriberFields("t", "en", dh)).toEqual({ token: "t", kind: "fcm", lang: "en", device: dh });
+    expect(subscriberFields("t", "", null)).toEqual({ token: "t", kind: "fcm" });
+  });
 });
 
 describe("ownerSubscriberId", () => {

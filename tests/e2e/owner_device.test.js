@@ -7,7 +7,9 @@
 // during fit 2 enrols nothing and stops nothing. The workspace owner link enrols the device in
 // the workspace (workspaces/{wid}/devices/sha256(D)), which stops every run of it. The first
 // phone has no crypto.subtle (as on a LAN over plain http), the second has. Nothing is mocked:
-// the rules are ../../firestore.rules in the emulator, and each Stop ends a real fit.
+// the rules are ../../firestore.rules in the emulator, and each Stop ends a real fit — except
+// FCM, the one mock: the workspace test's Notify me takes its token from
+// `window.__TFW_TEST_FCM_TOKEN__` (an init script; src/fcm.ts), as FCM is unreachable here.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -175,9 +177,12 @@ test("a loop of five fits: the phone that opened fit 1's owner link stops every 
   }
 });
 
-test("the workspace owner link enrols the device in the workspace: it stops each run of it (with the workspace key, and with D alone); the read-only workspace link has no Stop", { timeout: 400_000 }, async () => {
+test("the workspace owner link enrols the device in the workspace: it stops each run of it (with the workspace key, and with D alone) and subscribes as their owner with D's enrolment; the read-only workspace link has no Stop", { timeout: 400_000 }, async () => {
   const loop = startLoop(dashboard.url, { fits: 2, workspace: true });
   const phone = await phoneContext(browser, dashboard.url);
+  const TOKEN = "e2e-owner-device-token:APA91b" + "d".repeat(120);
+  await phone.grantPermissions(["notifications"], { origin: dashboard.url });
+  await phone.addInitScript((t) => { window.__TFW_TEST_FCM_TOKEN__ = t; }, TOKEN);
   const viewer = await phoneContext(browser, dashboard.url);
   try {
     const created = await loop.next("created", undefined, 120_000);
@@ -226,6 +231,19 @@ test("the workspace owner link enrols the device in the workspace: it stops each
     await page.evaluate((w) => localStorage.removeItem(`tfw:owner:${w}`), wid);
     await page.reload();
     await stopReady(page, 2);
+    // Notify me there: no key at all on this device for run 2 or its workspace, but the
+    // workspace enrolment proves it an owner: o-{sha256(P:token)} with device: dh, where P is
+    // the enrolment's proof (firestore.rules, isDeviceProof), counted on counters/owners.
+    await page.click('[data-action="notify"]');
+    await page.locator("[data-notify-message]").waitFor({ state: "visible", timeout: 30_000 });
+    const subId = `o-${sha256hex(`${enrolled[dh].proof}:${TOKEN}`)}`;
+    assert.match(await page.locator("[data-notify-message]").textContent(), /You'll get a notification/);
+    const subs = await readCollection(`${C.sessions}/${sid}/${C.subscribers}`);
+    assert.deepEqual(Object.keys(subs), [subId]);
+    assert.deepEqual(Object.keys(subs[subId]).sort(), ["created", "device", "kind", "lang", "token"]);
+    assert.equal(subs[subId].device, dh);
+    assert.ok(!JSON.stringify(subs).includes(D) && !JSON.stringify(subs).includes(wkey));
+    assert.deepEqual(await readCollection(`${C.sessions}/${sid}/${C.counters}`), { owners: { n: 1, last: subId } });
     await pressStop(page);
     const returned2 = await loop.next("returned", 2, 60_000);
     assert.equal(returned2.safety, false);

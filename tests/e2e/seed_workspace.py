@@ -9,7 +9,8 @@ document, as the package writes them.
 Commands (serve):
     {"op": "workspace", "count": N, "active": K, "runs": [SPEC, ...], "sessions": true}
         a new workspace with the SPEC runs (newest first) and then N generated ones;
-        answers {"wid": ..., "sids": [...]} (in the order written: SPECs, then generated, newest first)
+        answers {"wid": ..., "sids": [...], "key": owner key} (sids in the order written: SPECs,
+        then generated, newest first)
     {"op": "run", "wid": W, **SPEC}   one more run (a run that starts now); answers {"sid": ...}
     {"op": "update", "wid": W, "sid": S, **FIELDS}   a run changes (e.g. {"status": "finished"})
 SPEC: {"name", "status", "started_ago", "updated_ago", "heartbeat_every", "loss", "val_loss",
@@ -131,8 +132,9 @@ class Seeder:
         wid = new_wid()
         now = datetime.now(timezone.utc)
         self._set(self.db.collection(COLL["workspaces"]).document(wid), {"created": now})
+        key = secrets.token_urlsafe(24)
         self._set(self.db.collection(COLL["workspaces"]).document(wid).collection(COLL["private"])
-                  .document(CONTRACT["documents"]["owner"]), {"key": secrets.token_urlsafe(24)})
+                  .document(CONTRACT["documents"]["owner"]), {"key": key})
         sids = [self.run(wid, spec, sessions, now) for spec in (runs or [])]
         for i in range(count):
             status = "running" if i < active else ("crashed", "finished", "finished", "stopped")[i % 4]
@@ -141,7 +143,7 @@ class Seeder:
                 "started_ago": 120 + 60 * i, "updated_ago": 3 if status == "running" else 60 * i + 30,
             }, sessions, now))
         self.flush()
-        return {"wid": wid, "sids": sids}
+        return {"wid": wid, "sids": sids, "key": key}
 
 
 def main():

@@ -123,3 +123,43 @@ def test_scheduled_trigger_reads_retention(fdb, functions_main, monkeypatch):
         assert functions_main.purgeexpired(flask.request).status_code == 200
     assert all_paths(fdb, old) == set()
     assert len(all_paths(fdb, recent)) == 8
+
+
+def put_in_workspace(db, wid, created_age, row=True):
+    """A session (as `put`) that joined workspace `wid`: its private/owner names the workspace
+    (the session document does not), and its row is in the workspace's run index."""
+    sid = put(db, created_age)
+    db.collection("sessions").document(sid).collection("private").document("owner").set(
+        {"key": "k" * 32, "workspace": wid})
+    if row:
+        runs(db, wid).document(sid).set({"schema": 2, "sid": sid, "status": "finished"})
+    return sid
+
+
+def runs(db, wid):
+    return db.collection("workspaces").document(wid).collection("runs")
+
+
+def test_purge_deletes_the_purged_sessions_workspace_row(fdb):
+    wid = "w" + new_sid()
+    other_wid = "w" + new_sid()
+    old = put_in_workspace(fdb, wid, 40 * DAY)
+    recent = put_in_workspace(fdb, wid, 2 * DAY)
+    rowless = put_in_workspace(fdb, other_wid, 50 * DAY, row=False)  # its row never written
+    elsewhere = put_in_workspace(fdb, other_wid, 45 * DAY)
+    plain = put(fdb, 60 * DAY)  # no workspace
+    forged = put(fdb, 55 * DAY)  # a malformed workspace field is never used in a path
+    fdb.collection("sessions").document(forged).collection("private").document("owner").set(
+        {"key": "k" * 32, "workspace": "../sessions/x"})
+    # An unrelated row with the plain session's ID in another workspace stays (only the
+    # session's own workspace is touched).
+    runs(fdb, wid).document(plain).set({"schema": 2, "sid": plain})
+
+    deleted = purge.purge_expired(fdb, now=now_utc(), retention_days=30)
+
+    assert deleted == {plain: 8, forged: 8, rowless: 8, elsewhere: 9, old: 9}
+    assert {s.id for s in runs(fdb, wid).stream()} == {recent, plain}
+    assert [s.id for s in runs(fdb, other_wid).stream()] == []
+    assert len(all_paths(fdb, recent)) == 8
+    # The workspace's other documents (its subscriptions, its owner key) are not the purge's.
+    assert purge.purge_expired(fdb, now=now_utc(), retention_days=30) == {}

@@ -6,7 +6,7 @@
  * show is decided in session-model.ts, drawn by session-info.ts (text) and session-charts.ts.
  */
 import { getDb, getFirebase } from "../firebase";
-import { mayStop, mountNotify, mountStop, pushSupported, type Control } from "./controls";
+import { mayStop, mountNotify, mountStop, pushSupported, sessionNotify, type Control } from "./controls";
 import { subscribeSession, type SessionData, type SessionFeed } from "../data";
 import { setText } from "../dom";
 import { buildEpochTable } from "../epoch-table";
@@ -47,7 +47,7 @@ export function mountSession(root: HTMLElement, sid: string, shell: SessionShell
   // the workspace it came from; a viewer gets no button) and Notify me.
   const controls: Control[] = [];
   if (mayStop(sid)) controls.push(mountStop(ownerSlot, sid, getDb()));
-  const notify = pushSupported() ? mountNotify(notifySlot, sid, getFirebase) : null;
+  const notify = pushSupported() ? mountNotify(notifySlot, sessionNotify(sid), getFirebase) : null;
   if (notify) controls.push(notify);
 
   // Download CSV: every raw point, read on the press (its code is a chunk of its own).

@@ -3,10 +3,12 @@
  * decides). Active runs first, then newest; per run its name, status (stall judged as on the
  * session page), progress, age, latest loss and val_loss and a sparkline of recent loss.
  * A tap opens the run (and the session page then links back here); tick up to 5 to compare;
- * filter by status and search by name over the runs loaded so far. Its own chunk.
+ * filter by status and search by name over the runs loaded so far. Notify me subscribes this
+ * device to every run of the workspace (views/notify.ts; the owner link's key makes it the
+ * owner's subscription). Its own chunk.
  */
 import "../workspace-style.css";
-import { getDb } from "../firebase";
+import { getDb, getFirebase } from "../firebase";
 import { h, setText } from "../dom";
 import { displaySid } from "../sid";
 import { displayWid } from "../wid";
@@ -25,6 +27,7 @@ import {
 } from "../workspace-model";
 import { frameRenderer, messageState, stateSlot } from "./common";
 import { setHeaderAction } from "./session-shell";
+import { mountNotify, pushSupported, workspaceNotify } from "./notify";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SPARK_W = 72;
@@ -61,6 +64,12 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
   const empty = h("p", { class: "muted ws-empty" }, "Connecting…");
   const moreBtn = h("button", { type: "button", class: "secondary", "data-action": "more", hidden: true }, "Show more");
   const compareBtn = h("button", { type: "button", class: "secondary", "data-action": "compare", disabled: true }, "Compare");
+  // Notify me: whenever push works here (a workspace never ends). With the workspace owner key,
+  // this device enrols once as an owner of every run of the workspace (device.ts): their Stop
+  // then works here whatever each run's own key, and Notify me waits for that attempt.
+  const enrolment = getDb().then((db) => enrolInWorkspace(db, wid)).catch(() => false);
+  const notifySlot = h("div", { class: "notify-slot ws-notify", "data-notify": true, hidden: true });
+  if (pushSupported()) mountNotify(notifySlot, workspaceNotify(wid, enrolment), getFirebase);
   const main = h(
     "main",
     { class: "workspace", "data-wid": wid },
@@ -70,6 +79,7 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
       h("h1", {}, "Workspace ", h("span", { class: "sid" }, displayWid(wid)), isOwner ? h("span", { class: "ws-owner muted" }, " · owner") : null),
       h("p", { class: "muted" }, `Runs appear here live as they start. Tick up to ${MAX_COMPARE} to compare.`),
       h("div", { class: "ws-tools" }, select, searchBox),
+      notifySlot,
     ),
     note,
     empty,
@@ -116,9 +126,6 @@ export function mountWorkspace(root: HTMLElement, wid: string, navigate: (path: 
   getDb()
     .then((db) => {
       if (disposed) return;
-      // With the workspace owner key, this device enrols once as an owner of every run of the
-      // workspace (device.ts): their Stop then works here whatever each run's own key.
-      void enrolInWorkspace(db, wid);
       feed = subscribeWorkspace(db, wid, (d) => {
         data = d;
         queueRender();
