@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tfwatcher.base.packed import unpack_chunk  # noqa: E402
 os.environ.setdefault("TFWATCHER_QR", "0")
 
 BATCHES_PER_EPOCH = 1000
@@ -78,7 +79,7 @@ def read_points(client, sid: str) -> list[tuple[int, int, int, float, float]]:
     """(step, epoch, batch, loss, accuracy) of every stored train point of a session."""
     out = []
     for snap in client.collection(f"sessions/{sid}/batches").stream():
-        chunk = snap.to_dict()
+        chunk = unpack_chunk(snap.to_dict())
         series = {s["name"]: s["values"] for s in chunk["series"]}
         for i in range(chunk["n"]):
             out.append((chunk["step"][i], chunk["epoch"][i], chunk["batch"][i],

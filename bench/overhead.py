@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tfwatcher.base.packed import unpack_chunk  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["TFWATCHER_QR"] = "0"
 
@@ -71,7 +72,7 @@ def measure_latency(db, n_points: int = 300, rate_hz: float = 100.0) -> list[flo
     def on_snapshot(_snaps, changes, _read_time):
         now = time.perf_counter()
         for change in changes:
-            for step in (change.document.to_dict() or {}).get("step", []):
+            for step in unpack_chunk(change.document.to_dict() or {}).get("step", []):
                 seen.setdefault(step, now)
         if len(seen) >= n_points:
             done.set()

@@ -2,6 +2,8 @@
 
 import time
 
+from tfwatcher.base.packed import unpack_chunk
+
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
     """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
@@ -58,7 +60,7 @@ def read_session(db, sid: str, system: bool = False) -> dict:
     snap = root.get()
     epochs = {d.id: d.to_dict() for d in root.collection("epochs").stream()}
     points: dict[str, list[dict]] = {}
-    chunks = sorted((d.to_dict() for d in root.collection("batches").stream()
+    chunks = sorted((unpack_chunk(d.to_dict()) for d in root.collection("batches").stream()
                      if system or d.to_dict()["kind"] != "system"),
                     key=lambda c: (c["kind"], c["index"]))
     for chunk in chunks:

@@ -20,6 +20,7 @@ import {
 } from "firebase/firestore";
 import type { Subscribe } from "./chunk-window";
 import { chunkRange } from "./ids";
+import { unpackChunk } from "./packed";
 import type { ChunkDoc, DocChange } from "./series";
 
 interface ReadLog {
@@ -49,7 +50,7 @@ export function chunkChanges(snap: QuerySnapshot): DocChange<ChunkDoc>[] {
   return snap.docChanges().map((c) => ({
     type: c.type,
     id: c.doc.id,
-    data: c.type === "removed" ? undefined : (c.doc.data() as ChunkDoc),
+    data: c.type === "removed" ? undefined : unpackChunk(c.doc.data() as ChunkDoc),
   }));
 }
 
@@ -74,7 +75,7 @@ export function listenChunks(batches: CollectionReference, kind: string, onError
         next({
           fromCache: snap.metadata.fromCache,
           changes: chunkChanges(snap),
-          docs: () => snap.docs.map((d) => d.data() as ChunkDoc),
+          docs: () => snap.docs.map((d) => unpackChunk(d.data() as ChunkDoc)),
         });
       },
       onError,

@@ -14,6 +14,7 @@ import {
 } from "./feed-ranges";
 import { countReads, idRange, listenChunks } from "./feed-reads";
 import { isSummaryPartId } from "./ids";
+import { unpackChunk } from "./packed";
 import { BatchSeries, newestOfChunks, type ChunkDoc, type DocChange, type KindSeries, type NewestRaw, type Table } from "./series";
 import {
   LevelStore, RAW_THROUGH, bandTable, bucketsInRange, chunkId, chunksForRange, clipPoints, fillTable, headId, headLevel,
@@ -301,7 +302,7 @@ export class KindFeed implements KindSeries {
       const get = async (x: number, y: number) => {
         if (x > y) return;
         const docs = await this.fetchRange(x, y, (i) => chunkId(this.kind, i), isFinal, isFinal);
-        for (const [i, d] of docs) fetched.set(i, d as ChunkDoc);
+        for (const [i, d] of docs) fetched.set(i, unpackChunk(d as ChunkDoc));
       };
       await get(lo, hi);
       // The guess came from interpolating inside buckets; widen it where it fell short.

@@ -34,7 +34,9 @@ from google.cloud.firestore_v1.batch import WriteBatch
 
 import tfwatcher
 from tfwatcher import cli
+from tfwatcher.base.packed import unpack_chunk
 from tfwatcher.local.emulator import free_port
+from tfwatcher.record import spool
 from tests.helpers import read_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,12 +105,12 @@ def spooled(path: Path) -> dict:
     """What a spool file holds: batch points, epoch IDs, the owner key and the session fields."""
     chunks, epochs, owner, session = {}, set(), None, {}
     for line in path.read_text().splitlines():
-        row = json.loads(line)
+        row = spool.loads(line)
         parts = row["path"].split("/")
         if len(parts) == 2:
             session.update(row["doc"])
         elif parts[2] == "batches":
-            chunks[row["path"]] = row["doc"]  # the last copy of a chunk is the whole chunk
+            chunks[row["path"]] = unpack_chunk(row["doc"])  # the last copy of a chunk is the whole chunk
         elif parts[2] == "epochs":
             epochs.add(parts[3])
         elif parts[2:] == ["private", "owner"]:

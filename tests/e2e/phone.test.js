@@ -61,6 +61,7 @@ function readRaw(sid, coll) {
   const code = [
     "import json, math, os, sys",
     "from google.cloud import firestore",
+    "from tfwatcher.base.packed import unpack_chunk  # batch chunks: packed columns as lists",
     "db = firestore.Client(project=os.environ.get('TFWATCHER_PROJECT') or os.environ['GCLOUD_PROJECT'])",
     "def enc(o):",
     "    if isinstance(o, float) and not math.isfinite(o):",
@@ -73,7 +74,7 @@ function readRaw(sid, coll) {
     "if sys.argv[2] == '.':",
     "    print(json.dumps(enc(ref.get().to_dict())))",
     "else:",
-    "    print(json.dumps({s.id: enc(s.to_dict()) for s in ref.collection(sys.argv[2]).stream()}))",
+    "    print(json.dumps({s.id: enc(unpack_chunk(s.to_dict())) for s in ref.collection(sys.argv[2]).stream()}))",
   ].join("\n");
   return new Promise((res, rej) => {
     const reader = spawn(python(), ["-c", code, sid, coll], { cwd: here, env: process.env });

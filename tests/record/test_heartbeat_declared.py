@@ -18,7 +18,7 @@ def test_the_declared_heartbeat_is_the_sessions_own(db):
     s = tfwatcher.Session(quiet=True, interval=0.1)
     s.start()
     wait_until(lambda: session_doc(db, s.id).get("status") == "running", 10)
-    assert session_doc(db, s.id)[HEARTBEAT_FIELD] == float(HEARTBEAT_SECONDS) == 10.0
+    assert session_doc(db, s.id)[HEARTBEAT_FIELD] == float(HEARTBEAT_SECONDS) == 30.0
     slow = tfwatcher.Session(quiet=True, interval=0.1, heartbeat=180)
     slow.start()
     wait_until(lambda: session_doc(db, slow.id).get(HEARTBEAT_FIELD) == 180.0, 10)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import drain_by_hand, hooked_client_factory
+from tfwatcher.base.packed import unpack_chunk
 from tfwatcher.record import summaries as S
 from tfwatcher.record.summaries import EpochTable, Summaries
 
@@ -247,7 +248,7 @@ def read_kind(db, sid, kind="train"):
     docs = {f"p/{d.id}": d.to_dict() for d in db.collection(f"sessions/{sid}/summaries").stream()}
     raw = []
     for d in sorted(db.collection(f"sessions/{sid}/batches").stream(), key=lambda d: d.id):
-        doc = d.to_dict()
+        doc = unpack_chunk(d.to_dict())
         if doc["kind"] != kind:
             continue
         for i in range(doc["n"]):
@@ -278,7 +279,7 @@ def test_session_writes_summaries_that_match_its_chunks(db):
     check(test_raw, test_docs, "test")
     tables = [d.to_dict() for d in db.collection(f"sessions/{s.id}/tables").stream()]
     assert [t["epoch"] for t in tables] == [[1, 2, 3]]
-    chunk = db.document(f"sessions/{s.id}/batches/train-000000").get().to_dict()
+    chunk = unpack_chunk(db.document(f"sessions/{s.id}/batches/train-000000").get().to_dict())
     assert chunk["first"] == chunk["step"][0] and chunk["last"] == chunk["step"][-1]
 
 

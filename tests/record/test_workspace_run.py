@@ -115,3 +115,33 @@ def test_the_spark_is_the_whole_run_in_constant_size():
     v = sp.values()
     assert len(v) <= SPARK_POINTS and v[0] > v[-1] and len(sp.buckets) < 2 * SPARK_POINTS
     assert Spark().values() == []
+
+
+def test_a_workspace_run_that_cannot_send_spools_its_row_and_sync_uploads_it(db, mocker, tmp_path, monkeypatch):
+    """The row holds datetimes (`created`, `started`): once the spool could not save them
+    ("datetime is not JSON serializable") and the run's backlog was lost at exit, and `sync`
+    refused a spool file holding a workspace path."""
+    from google.api_core import exceptions as gexc
+    from google.cloud.firestore_v1.batch import WriteBatch
+
+    from tfwatcher import cli
+
+    monkeypatch.setattr("tfwatcher.record.spool.SPOOL_DIR", tmp_path)
+    wid = new_workspace_id()
+    s = tfwatcher.Session(quiet=True, interval=0.1, workspace=wid, system_metrics=False)
+    mocker.patch.object(WriteBatch, "commit", side_effect=gexc.PermissionDenied("no"))
+    with pytest.warns(RuntimeWarning, match="nothing is being sent"):
+        s.start(mode="custom")
+        for i in range(1, 51):
+            s.log_batch({"loss": 1.0 / i})
+        s.finish()
+        assert not s.flush(5)
+    mocker.stopall()
+    wait_until(lambda: not s.writer.alive, message="the writer thread to end")
+    assert len(list(tmp_path.glob("*.jsonl"))) == 1
+    assert cli.main(["sync", "--dir", str(tmp_path)]) == 0
+    assert not list(tmp_path.glob("*.jsonl"))
+    synced = row(db, wid, s.id)
+    assert synced["status"] == "finished" and synced["sid"] == s.id and synced["created"] is not None
+    from tests.helpers import read_session
+    assert [p["step"] for p in read_session(db, s.id)["points"]["train"]] == list(range(1, 51))

@@ -160,7 +160,8 @@ class TFWatcherCallback(TrainerCallback):
             return
         now, global_step = _perf(), int(state.global_step)
         steps = global_step - self._logged_step
-        seconds = (now - self._log_t0) / steps if steps > 0 else None  # mean per optimizer step
+        # mean per optimizer step, to the µs (4 bytes packed: tfwatcher/base/packed.py)
+        seconds = round((now - self._log_t0) / steps, 6) if steps > 0 else None
         self._log_t0, self._logged_step = now, global_step
         epoch = self._epoch(state)
         self.session.log_batch(values, epoch=epoch, batch=max(1, global_step - self._epoch_start_step),

@@ -120,7 +120,7 @@ class _Probe(Callback):
         self._batch_t0 = _perf()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.batch_seconds = _perf() - self._batch_t0
+        self.batch_seconds = round(_perf() - self._batch_t0, 6)  # to the µs: 4 bytes packed
         self.batch = batch_idx + 1
         session = self._session()
         if session is not None and session.stop_requested and stop_allowed(trainer.world_size):

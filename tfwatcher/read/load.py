@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 from tfwatcher.base import contract, ids
+from tfwatcher.base.packed import unpack_chunk
 from tfwatcher.read import files
 from tfwatcher.read.firestore import (  # noqa: F401  (re-exported: tfwatcher.read.load.X in docs)
     NewerSchema,
@@ -176,7 +177,8 @@ def read_session(client, sid: str, timeout: float = 10.0, project: str | None = 
     root = session_ref(client, sid)
     page_timeout = max(timeout, PAGE_TIMEOUT)
     epochs = _read_all(root.collection(contract.COLLECTIONS["epochs"]), PAGE_EPOCHS, page_timeout, counter)
-    chunks = _read_all(root.collection(contract.COLLECTIONS["batches"]), PAGE_CHUNKS, page_timeout, counter)
+    chunks = [unpack_chunk(c) for c in
+              _read_all(root.collection(contract.COLLECTIONS["batches"]), PAGE_CHUNKS, page_timeout, counter)]
     chunks.sort(key=lambda c: (_kind_order(c.get("kind"), BATCH_KINDS), c.get("index", 0)))
     return session, epochs, chunks, counter.reads
 

@@ -22,6 +22,7 @@ import time
 import warnings
 
 from tfwatcher.base import contract, ids
+from tfwatcher.base.packed import unpack_chunk
 from tfwatcher.read.firestore import (
     ReadCounter,
     close,
@@ -109,7 +110,7 @@ class SessionListener:
                 current = gen == self._chunk_gen
                 if current:
                     for d in docs:
-                        self.chunks[d.id] = d.to_dict() or {}
+                        self.chunks[d.id] = unpack_chunk(d.to_dict() or {})
                     self._touch()
             if not current:  # an earlier window, being replaced
                 return

@@ -5,7 +5,7 @@ docs/schema.md "Presence"; the security rules bound the lease and how often it i
 The writer's thread listens to that one document (one extra listener: a read per renewal,
 two a minute per watching page). While a lease is in force, or for the first
 `presence_lease_seconds` of a run (someone scanning the QR code), rounds come every `interval`
-(1 s) with the session heartbeat every `heartbeat` (10 s): today's freshness. Otherwise one
+(1 s) with the session heartbeat every `heartbeat` (30 s): 1-second points. Otherwise one
 round every `unwatched_every` seconds (contract `attention.unwatched_round_seconds`, 300)
 carries everything, the open chunks grow toward Firestore's document limit instead of closing
 at CHUNK_POINTS, and the heartbeat comes at the same slow cadence. The session document

@@ -88,11 +88,13 @@ class Buffer:
         if self.index is not None and kind == "train":
             self.index.note_point(metrics)
         if self.grow:
-            closes = chunk.n >= max(self.chunk_max_points, GROWN_MAX_POINTS) or chunk.bytes >= GROWN_MAX_BYTES
+            max_points, max_bytes = max(self.chunk_max_points, GROWN_MAX_POINTS), GROWN_MAX_BYTES
         else:
-            closes = chunk.n >= self.chunk_max_points or chunk.bytes >= CHUNK_MAX_BYTES
-        if closes:
-            self.closed[chunk.doc_id] = chunk.to_doc()
+            max_points, max_bytes = self.chunk_max_points, CHUNK_MAX_BYTES
+        doc = (chunk.to_doc() if chunk.n >= max_points
+               else chunk.settle(max_bytes) if chunk.bytes >= max_bytes else None)
+        if doc is not None:
+            self.closed[chunk.doc_id] = doc
             del self.open[kind]
 
     def add_epoch_locked(self, doc_id: str, doc: dict) -> None:

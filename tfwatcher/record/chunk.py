@@ -10,24 +10,31 @@ no locks of their own.
 from __future__ import annotations
 
 from tfwatcher.base.contract import SCHEMA, chunk_id
+from tfwatcher.base.packed import pack_durations, pack_floats, pack_ints, pack_times, unpack_chunk
 
 # A chunk closes at the next send once it holds CHUNK_POINTS points or CHUNK_BYTES, so each
 # send writes one document per kind whatever the batch rate; only past the hard limits
 # (thousands of batches a second) does it close at once. Small chunks keep the per-send cost
-# of rewriting the open chunk low (the client encodes every value in Python, under the GIL),
-# and what a watching phone receives: every rewrite of the open chunk is delivered whole, so
-# ~12 KB (est.) keeps it to about half that a second, and at 200 batches/s and more a chunk
-# closes at every send, so a phone receives each point about once (docs/deploy.md "Costs").
+# of rewriting the open chunk low, and what a watching phone receives: every rewrite of the
+# open chunk is delivered whole (~8 KB at most of packed columns, tfwatcher.base.packed), and
+# at 200 batches/s and more a chunk closes at every send, so a phone receives each point about
+# once (docs/deploy.md "Costs").
+# Sizes are estimated per point at the most a point can take packed (POINT_BYTES +
+# METRIC_BYTES a metric: int32 step/epoch/batch, float64 values); past a hard byte limit the
+# chunk is packed and measured (`settle`) before it closes.
 CHUNK_POINTS = 500
-CHUNK_BYTES = 12_000
+CHUNK_BYTES = 24_000
 CHUNK_MAX_POINTS = 5000
 CHUNK_MAX_BYTES = 700_000    # Firestore allows 1 MiB a document
 THIN_WINDOW = 10
+POINT_BYTES = 24
+METRIC_BYTES = 9
 # While nobody watches (tfwatcher.record.attention) an open chunk is written once a round at
 # most, so it may grow this far before it closes: fewer, fuller documents (a point of 3
-# metrics is ~64 bytes stored; estimates here count 80).
-GROWN_MAX_POINTS = 12_000
+# float32 metrics packs into ~20 bytes: ~40,000 points a document).
+GROWN_MAX_POINTS = 60_000
 GROWN_MAX_BYTES = 850_000
+SETTLED = 0.9   # a measured chunk closes once it is this near its byte limit
 
 
 class Chunk:
@@ -58,7 +65,7 @@ class Chunk:
             column = series.get(name)
             if column is None:
                 column = series[name] = [None] * n
-                self.bytes += len(name) + 40
+                self.bytes += len(name) + 40 + METRIC_BYTES * n
             column.append(value)
         self.n = n + 1
         if len(metrics) != len(series):  # pad metrics this point lacks
@@ -70,47 +77,73 @@ class Chunk:
         self.batch.append(batch)
         self.seconds.append(seconds)
         self.time.append(t)
-        self.bytes += 50 + 10 * len(series)
+        self.bytes += POINT_BYTES + METRIC_BYTES * len(series)
         self.dirty = True
 
     def full(self) -> bool:
         return self.n >= CHUNK_POINTS or self.bytes >= CHUNK_BYTES
 
+    def settle(self, limit: int) -> dict | None:
+        """Past an estimated byte limit: the document packed, if it is near `limit` (it closes
+        with it), else None, the estimate replaced by its measured size (it grows on)."""
+        doc = self.to_doc()
+        size = doc_bytes(doc)
+        if size >= SETTLED * limit:
+            return doc
+        self.bytes = size
+        return None
+
     def to_doc(self) -> dict:
-        doc = {
-            "schema": SCHEMA, "kind": self.kind, "index": self.index, "n": self.n,
-            "first": min(self.step, default=0), "last": max(self.step, default=0),
-            "step": list(self.step), "epoch": list(self.epoch), "batch": list(self.batch),
-            "seconds": list(self.seconds), "time": list(self.time),
-            "series": [{"name": name, "values": list(values)} for name, values in self.series.items()],
-        }
-        if self.thinned:
-            doc["thinned"] = True
-        return doc
+        return packed_doc(self.kind, self.index, self.step, self.epoch, self.batch, self.seconds,
+                          self.time, self.series, self.thinned)
+
+
+def packed_doc(kind, index, step, epoch, batch, seconds, times, series: dict, thinned=False) -> dict:
+    """A chunk document, its columns packed (tfwatcher.base.packed): ~12 bytes a point of one
+    metric stored, ~16 on a phone's wire, instead of ~180 as arrays."""
+    doc = {
+        "schema": SCHEMA, "kind": kind, "index": index, "n": len(step),
+        "first": min((s for s in step if s is not None), default=0),
+        "last": max((s for s in step if s is not None), default=0),
+        "step": pack_ints(step), "epoch": pack_ints(epoch), "batch": pack_ints(batch),
+        "seconds": pack_durations(seconds), "time": pack_times(times),
+        "series": [{"name": name, "values": pack_floats(values)} for name, values in series.items()],
+    }
+    if thinned:
+        doc["thinned"] = True
+    return doc
+
+
+def doc_bytes(doc: dict) -> int:
+    """About what a chunk document takes in Firestore (its packed columns, names, the rest)."""
+    cols = [doc.get(f) for f in ("step", "epoch", "batch", "seconds", "time")]
+    cols += [s.get("values") for s in doc.get("series") or []]
+    return 200 + sum(len(c) for c in cols if isinstance(c, (bytes, bytearray))) + sum(
+        len(s.get("name", "")) + 20 for s in doc.get("series") or [])
 
 
 def thin_chunk(doc: dict, window: int = THIN_WINDOW) -> dict:
     """A copy of a chunk document keeping, per window, the min, max (of the first metric)
     and last point."""
+    doc = unpack_chunk(doc)
     n = doc["n"]
-    if n <= 3:
-        return doc
     series = doc["series"]
-    key = series[0]["values"] if series else None
-    keep: list[int] = []
-    for start in range(0, n, window):
-        idx = list(range(start, min(start + window, n)))
-        chosen = {idx[-1]}
-        if key is not None:
-            valued = [i for i in idx if isinstance(key[i], float) and key[i] == key[i]]
-            if valued:
-                chosen.add(min(valued, key=lambda i: key[i]))
-                chosen.add(max(valued, key=lambda i: key[i]))
-        keep.extend(sorted(chosen))
-    out = dict(doc)
-    for field in ("step", "epoch", "batch", "seconds", "time"):
-        out[field] = [doc[field][i] for i in keep]
-    out["series"] = [{"name": s["name"], "values": [s["values"][i] for i in keep]} for s in series]
-    out["n"] = len(keep)
-    out["thinned"] = True
-    return out
+    if n <= 3:
+        keep = list(range(n))
+    else:
+        key = series[0]["values"] if series else None
+        keep = []
+        for start in range(0, n, window):
+            idx = list(range(start, min(start + window, n)))
+            chosen = {idx[-1]}
+            if key is not None:
+                valued = [i for i in idx if isinstance(key[i], float) and key[i] == key[i]]
+                if valued:
+                    chosen.add(min(valued, key=lambda i: key[i]))
+                    chosen.add(max(valued, key=lambda i: key[i]))
+            keep.extend(sorted(chosen))
+    pick = {f: [doc[f][i] for i in keep] for f in ("step", "epoch", "batch", "seconds", "time")}
+    return packed_doc(doc["kind"], doc["index"], pick["step"], pick["epoch"], pick["batch"],
+                      pick["seconds"], pick["time"],
+                      {s["name"]: [s["values"][i] for i in keep] for s in series},
+                      thinned=n > 3 or bool(doc.get("thinned")))

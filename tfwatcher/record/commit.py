@@ -57,6 +57,8 @@ def estimate(value) -> int:
         return 6 + sum(map(estimate, value))
     if isinstance(value, str):
         return len(value) + 4
+    if isinstance(value, (bytes, bytearray)):  # packed columns (tfwatcher.base.packed)
+        return len(value) + 6
     return 12
 
 

@@ -84,7 +84,7 @@ class Session:
         dashboard_url: base URL of the dashboard. Defaults to `https://{project}.web.app`.
         quiet: if True, print nothing when created. Defaults to False.
         interval: seconds between sends of batch points. Defaults to 1.0.
-        heartbeat: seconds between heartbeats of the session document. Defaults to 10.0.
+        heartbeat: seconds between heartbeats of the session document while someone watches (30 by default; unwatched, one each `unwatched_every`).
         unwatched_every: seconds between sends while no dashboard shows the session (docs/
             deploy.md, "Costs"): everything logged goes out then, status changes and the
             owner's Stop at once whatever the cadence, and a dashboard that opens gets it all

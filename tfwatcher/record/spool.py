@@ -10,6 +10,8 @@ half of the other's work. No thread and no lock of ours: the writer serialises i
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import os
 import time
@@ -24,6 +26,41 @@ class SpoolError(ValueError):
     """A spool file that cannot be read or is not what the writer writes."""
 
 
+# Values JSON has no form for, tagged: packed chunk columns (tfwatcher.base.packed) are bytes,
+# {BYTES: base64}; a workspace row's `created`/`started` (tfwatcher.record.run_index) are
+# datetimes, {TIME: ISO 8601}. A one-key dict with either tag is read back as the value.
+BYTES = "__tfw_bytes__"
+TIME = "__tfw_time__"
+
+
+def _default(value):
+    if isinstance(value, (bytes, bytearray)):
+        return {BYTES: base64.b64encode(value).decode("ascii")}
+    if isinstance(value, datetime.datetime):
+        return {TIME: value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _hook(obj: dict):
+    if len(obj) == 1:
+        if isinstance(obj.get(BYTES), str):
+            return base64.b64decode(obj[BYTES])
+        if isinstance(obj.get(TIME), str):
+            try:
+                return datetime.datetime.fromisoformat(obj[TIME])
+            except ValueError:
+                return obj
+    return obj
+
+
+def dumps(row: dict) -> str:
+    return json.dumps(row, allow_nan=True, default=_default)
+
+
+def loads(line):
+    return json.loads(line, object_hook=_hook)
+
+
 def new_path(directory: Path, session_path: str) -> Path:
     """A new spool file's path for a session, in `directory` (made 0700 if missing)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -33,8 +70,7 @@ def new_path(directory: Path, session_path: str) -> Path:
 def append(path: Path, rows) -> Path:
     """Append rows `(what, path, doc, merge)` to the spool file at `path`, all or nothing;
     returns `path`. OSError if the file cannot be written."""
-    data = "".join(json.dumps({"path": p, "merge": m, "doc": d}, allow_nan=True) + "\n"
-                   for _w, p, d, m in rows).encode()
+    data = "".join(dumps({"path": p, "merge": m, "doc": d}) + "\n" for _w, p, d, m in rows).encode()
     for _ in range(10):
         # Created 0600: the session document's owner key may be in it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -104,7 +140,7 @@ def read_spool(path: Path) -> tuple[list[dict], int, bool]:
     cut = False
     if last.strip():
         try:
-            json.loads(last)
+            loads(last)
             lines.append(last)
         except ValueError:
             cut = True
@@ -113,7 +149,7 @@ def read_spool(path: Path) -> tuple[list[dict], int, bool]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads(line)
         except ValueError as err:
             raise SpoolError(f"line {number} is not valid JSON ({err})") from None
         if not _is_row(row):
@@ -153,7 +189,7 @@ def read_from(path: Path, offset: int, inode: int | None,
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads(line)
         except ValueError as err:
             raise SpoolError(f"{path}: a row at byte {end} is not valid JSON ({err})") from None
         if not _is_row(row):
@@ -165,13 +201,16 @@ def read_from(path: Path, offset: int, inode: int | None,
 
 
 def _is_row(row) -> bool:
-    """A line the writer writes: a document path under the sessions collection, a document
-    and a merge flag."""
+    """A line the writer writes: a document path under the sessions collection (or a run's
+    row in its workspace, `workspaces/{wid}/runs/{sid}`), a document and a merge flag."""
     from tfwatcher.base.contract import COLLECTIONS
 
     parts = row.get("path").split("/") if isinstance(row, dict) and isinstance(
         row.get("path"), str) else []
-    return not (len(parts) < 2 or len(parts) % 2 or parts[0] != COLLECTIONS["sessions"]
+    row_path = (len(parts) == 4 and parts[0] == COLLECTIONS["workspaces"]
+                and parts[2] == COLLECTIONS["runs"])
+    return not (len(parts) < 2 or len(parts) % 2
+                or not (parts[0] == COLLECTIONS["sessions"] or row_path)
                 or not all(parts) or not isinstance(row.get("doc"), dict)
                 or not isinstance(row.get("merge"), bool))
 

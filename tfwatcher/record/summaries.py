@@ -31,7 +31,7 @@ OMITTED_LISTED = 1000    # names of metrics past MAX_METRICS listed in the head,
 # Sizes chosen for the write budget: one head per kind every HEAD_INTERVAL plus a part per
 # 32,768 steps costs under 10 % more writes than the chunks and heartbeats (bench/writes.py).
 HEAD_BYTES = 150_000     # above this estimate, open parts go to their own documents
-HEAD_INTERVAL = 10.0     # seconds between head writes while points arrive
+HEAD_INTERVAL = 30.0     # seconds between head writes while points arrive (the raw tail is fresher)
 
 TABLE_BYTES = 600_000
 

@@ -11,7 +11,7 @@ pending and commits it in batched writes:
 * each epoch is one document with a deterministic ID, sent as soon as it is logged, and a row
   of the epoch table (`tables/epochs-{p}`, rewritten at most once a second);
 * per kind, multi-resolution summaries of the batch points (`summaries/`, tfwatcher.record.summaries)
-  go out at most every 10 s while points arrive, and at every flush and at the end;
+  go out at most every 30 s while points arrive, and at every flush and at the end;
 * the session document is updated on status changes and every `heartbeat` seconds.
 
 Nothing taken for a send is ever dropped: whatever fails (creating the client, encoding a

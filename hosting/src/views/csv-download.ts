@@ -7,6 +7,7 @@
 import { collection, getDocs, type Firestore } from "firebase/firestore";
 import { collectionPath } from "../contract";
 import { csvFileName, sessionCsv } from "../csv";
+import { unpackChunk } from "../packed";
 import type { ChunkDoc, EpochDoc } from "../series";
 
 /** `raw`: text cells as stored, formula characters and all (`?csv=raw` on the page; docs/dashboard.md). */
@@ -17,7 +18,7 @@ export async function downloadSessionCsv(db: Firestore, sid: string, raw = false
   ]);
   const text = sessionCsv({
     epochs: epochs.docs.map((d) => [d.id, d.data() as EpochDoc] as const),
-    chunks: chunks.docs.map((d) => [d.id, d.data() as ChunkDoc] as const),
+    chunks: chunks.docs.map((d) => [d.id, unpackChunk(d.data() as ChunkDoc)] as const),
   }, { raw });
   // A UTF-8 byte-order mark: without it Excel reads the file as the system's code page and
   // garbles non-ASCII metric names (pandas strips it; docs/dashboard.md).

@@ -1,0 +1,103 @@
+"""Packed chunk columns (tfwatcher.base.packed): the fixtures the dashboard's decoder also
+reads (tests/fixtures/packed.json, hosting/test/packed.test.ts), round trips, a chunk packed
+by the writer and read back, thinning, the spool's JSON and the commit size estimate."""
+
+import base64
+import json
+import math
+import random
+import struct
+from pathlib import Path
+
+import pytest
+
+from tfwatcher.base.packed import F32, F64, MICROS, RANGE, pack_durations, pack_floats, pack_ints, pack_times, unpack, unpack_chunk
+from tfwatcher.record import spool
+from tfwatcher.record.chunk import Chunk, doc_bytes, thin_chunk
+from tfwatcher.record.commit import estimate
+from tfwatcher.record.run_index import RunIndex
+
+FIXTURES = json.loads((Path(__file__).parents[1] / "fixtures" / "packed.json").read_text())
+PACK = {"ints": pack_ints, "floats": pack_floats, "floats32": lambda v: pack_floats(v, exact=False),
+        "durations": pack_durations,
+        "times": pack_times}
+
+
+def decoded(v):
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(v, v) if isinstance(v, str) else v
+
+
+def same(a, b, tol=0.0):
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return abs(a - b) <= tol if tol else a == b and type(a) is type(b)
+
+
+@pytest.mark.parametrize("case", FIXTURES, ids=[c["name"] for c in FIXTURES])
+def test_fixture_bytes_are_what_the_writer_packs_and_read_back(case):
+    values = [decoded(v) for v in case["values"]]
+    packed = PACK[case["codec"]](values)
+    assert base64.b64encode(packed).decode() == case["bytes"], "regenerate: tests/fixtures/make_packed.py"
+    got = unpack(packed, case["n"])
+    tol = 0.0005 if case["codec"] == "times" else 0.0
+    assert len(got) == len(values) and all(same(g, v, tol) for g, v in zip(got, values)), (got, values)
+
+
+def test_columns_choose_the_smallest_exact_form():
+    assert pack_ints(list(range(100, 50_100)))[0] == RANGE and len(pack_ints(list(range(50_000)))) == 17
+    assert pack_floats([0.5] * 10)[0] == F32            # float32 values (Keras metrics) stay 4 bytes
+    assert pack_floats([0.1] * 10)[0] == F64            # a float64 value is never rounded
+    assert pack_floats([1e300, 0.5])[0] == F64          # beyond float32's range
+    assert pack_floats([0.1], exact=False)[0] == F32    # float32 asked for: 7 digits
+    assert pack_durations([0.001, 0.05, 1.234567])[0] == MICROS   # what the callbacks measure
+    assert pack_durations([0.1234567])[0] == F64 and unpack(pack_durations([math.inf]), 1) == [math.inf]
+
+
+def test_random_columns_round_trip():
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randint(0, 40)
+        floats = [rng.choice([None, math.nan, math.inf, rng.random(), struct.unpack("<f", struct.pack("<f", rng.random()))[0]])
+                  for _ in range(n)]
+        got = unpack(pack_floats(floats), n)
+        assert all(same(g, v) for g, v in zip(got, floats)) and len(got) == n
+        ints = [rng.choice([None, rng.randint(-2 ** 40, 2 ** 40), rng.randint(0, 9)]) for _ in range(n)]
+        assert unpack(pack_ints(ints), n) == ints
+
+
+def test_a_chunk_packs_to_a_fraction_and_reads_back_whole():
+    chunk = Chunk("train", 3)
+    t0 = 1_764_900_000.0
+    for i in range(500):
+        metrics = {"loss": struct.unpack("<f", struct.pack("<f", 1 / (i + 1)))[0]}
+        if i % 7 == 0:
+            metrics["lr"] = 0.001 * i   # float64, missing at 6 of 7 points
+        chunk.add(i + 1, 2, i + 1, 0.05, t0 + i * 0.05, metrics)
+    doc = chunk.to_doc()
+    # time 4 + seconds 4 (µs) + loss 4 (float32) + lr 8 (float64, its bitmap 1/8): ~20 a point, not ~180
+    assert doc_bytes(doc) < 500 * 21, doc_bytes(doc)
+    back = unpack_chunk(doc)
+    assert back["step"] == list(range(1, 501)) and back["epoch"] == [2] * 500 and back["n"] == 500
+    assert all(abs(a - b) < 0.0005 for a, b in zip(back["time"], chunk.time))
+    series = {s["name"]: s["values"] for s in back["series"]}
+    assert series["loss"] == chunk.series["loss"] and series["lr"] == chunk.series["lr"]
+    thinned = unpack_chunk(thin_chunk(doc))
+    assert thinned["thinned"] is True and thinned["n"] < 500 and thinned["step"][-1] == 500
+    assert unpack_chunk({"n": 1, "step": [1], "series": []}) == {"n": 1, "step": [1], "series": []}
+
+
+def test_spool_rows_and_commit_estimates_carry_bytes_and_times(tmp_path):
+    doc = Chunk("train", 0).to_doc()
+    doc["series"] = [{"name": "loss", "values": pack_floats([0.1] * 1000)}]
+    # A workspace run's row holds datetimes (tfwatcher.record.run_index): once these made the
+    # final spool fail ("datetime is not JSON serializable") and the run's backlog was lost.
+    row = RunIndex("w" + "a" * 18, "b" * 18, "run").row
+    path = spool.append(tmp_path / "s.jsonl", [("closed", "sessions/x/batches/train-000000", doc, False),
+                                               ("index", "workspaces/w/runs/x", row, False)])
+    rows, _size, cut = spool.read_spool(path)
+    assert not cut and rows[0]["doc"] == doc and rows[1]["doc"] == row
+    assert estimate(doc) > 8000   # a packed column counts its length, not one number's 12
+    # A session's own config that happens to look like a tagged value stays a dict unless exact.
+    assert spool.loads(spool.dumps({"a": {"__tfw_bytes__": "AA==", "b": 1}})) == {"a": {"__tfw_bytes__": "AA==", "b": 1}}
