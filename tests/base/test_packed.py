@@ -101,3 +101,14 @@ def test_spool_rows_and_commit_estimates_carry_bytes_and_times(tmp_path):
     assert estimate(doc) > 8000   # a packed column counts its length, not one number's 12
     # A session's own config that happens to look like a tagged value stays a dict unless exact.
     assert spool.loads(spool.dumps({"a": {"__tfw_bytes__": "AA==", "b": 1}})) == {"a": {"__tfw_bytes__": "AA==", "b": 1}}
+
+
+def test_a_damaged_chunk_reads_as_what_survives_never_an_exception():
+    good = pack_floats([0.5, 0.25])
+    doc = {"n": 10 ** 12, "kind": "train", "step": pack_ints([1, 2]), "time": b"\x06\x00",
+           "seconds": b"\x63abc", "series": [{"name": "loss", "values": good[:-1]},
+                                              {"name": "acc", "values": good}]}
+    out = unpack_chunk(doc)
+    assert len(out["step"]) == 300_000            # a huge n is cut, not allocated
+    assert out["time"] == [] and out["seconds"] == []   # cut / unknown tag: empty, not raised
+    assert out["series"][0]["values"] == [0.5] and out["series"][1]["values"] == [0.5, 0.25]

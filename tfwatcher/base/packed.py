@@ -30,6 +30,9 @@ MISSING = 0x80
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _LITTLE = sys.byteorder == "little"
+# A document holds 1 MiB: at most ~262,000 points of one float32 column. A larger `n` (a
+# damaged chunk) is cut, never allocated.
+MAX_POINTS = 300_000
 
 
 def _bytes(a: array) -> bytes:
@@ -133,7 +136,7 @@ def unpack(column, n: int | None = None) -> list:
     kind = tag & ~MISSING
     if kind == RANGE:
         start, by = struct.unpack_from("<qq", data, 1)
-        return [start + i * by for i in range(n or 0)]
+        return [start + i * by for i in range(min(n or 0, MAX_POINTS))]
     width = {F32: 4, F64: 8, I32: 4, I64: 8, TIMES: 4, MICROS: 4}.get(kind)
     if width is None:
         raise ValueError(f"unknown packed column tag {tag}")
@@ -154,7 +157,8 @@ def unpack(column, n: int | None = None) -> list:
         (base,) = struct.unpack_from("<d", data, pos)
         pos += 8
     code = {F32: "f", F64: "d", I32: "i", I64: "q", TIMES: "i", MICROS: "i"}[kind]
-    values = _array(code, data[pos:])
+    body = data[pos:]
+    values = _array(code, body[:len(body) - len(body) % width])  # a cut last value is dropped
     if kind == TIMES:
         out: list = [base + v / 1000 for v in values]
     elif kind == MICROS:
@@ -168,6 +172,15 @@ def unpack(column, n: int | None = None) -> list:
     return out
 
 
+def _safe_unpack(column, n):
+    """`unpack`, but a damaged column reads as empty (the readers pad short columns with
+    None, tfwatcher.read.firestore) instead of failing the whole read."""
+    try:
+        return unpack(column, n)
+    except (ValueError, struct.error, OverflowError, MemoryError):
+        return []
+
+
 def unpack_chunk(doc: dict) -> dict:
     """A chunk document with every column as a list (schema 2's array form)."""
     if not any(isinstance(doc.get(f), (bytes, bytearray)) for f in ("step", "time", "seconds")):
@@ -175,13 +188,14 @@ def unpack_chunk(doc: dict) -> dict:
         if not (isinstance(series, list) and any(isinstance(s, dict) and isinstance(s.get("values"), (bytes, bytearray))
                                                   for s in series)):
             return doc
-    n = doc.get("n") if isinstance(doc.get("n"), int) else None
+    n = doc.get("n")
+    n = max(0, min(n, MAX_POINTS)) if isinstance(n, int) and not isinstance(n, bool) else None
     out = dict(doc)
     for field in ("step", "epoch", "batch", "seconds", "time"):
         if field in doc:
-            out[field] = unpack(doc[field], n)
+            out[field] = _safe_unpack(doc[field], n)
     if n is None:
         n = len(out.get("step") or [])
-    out["series"] = [{**s, "values": unpack(s.get("values"), n)} for s in doc.get("series") or []
+    out["series"] = [{**s, "values": _safe_unpack(s.get("values"), n)} for s in doc.get("series") or []
                      if isinstance(s, dict)]
     return out
