@@ -383,3 +383,29 @@ export async function attackerPage(context, url) {
   });
   return page;
 }
+
+
+/**
+ * A phone context for "Notify me": FCM's servers cannot be reached from here, so the page gets
+ * `token` from `window.__TFW_TEST_FCM_TOKEN__` (the dashboard's one test hook, src/fcm.ts);
+ * `grant`: Playwright's real notification permission.
+ */
+export async function notifyContext(browser, url, { grant = false, token = null } = {}) {
+  const context = await phoneContext(browser, url);
+  if (grant) await context.grantPermissions(["notifications"], { origin: url });
+  if (token) await context.addInitScript((t) => { window.__TFW_TEST_FCM_TOKEN__ = t; }, token);
+  return context;
+}
+
+/** A page of `context` at `url`, once `ready` shows and Notify me is visible; `page.scripts`
+ * lists the scripts it loaded (what a press fetches on demand). */
+export async function openForNotify(context, url, ready) {
+  const page = await context.newPage();
+  const scripts = [];
+  page.on("request", (r) => { if (r.resourceType() === "script") scripts.push(new URL(r.url()).pathname); });
+  page.scripts = scripts;
+  await page.goto(url);
+  await page.waitForSelector(ready, { timeout: 30_000 });
+  await page.locator('[data-action="notify"]').waitFor({ state: "visible" });
+  return page;
+}

@@ -12,7 +12,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { phoneContext, readCollection, shot, startWriter, withDashboardAndBrowser } from "./helpers.js";
+import { notifyContext as sharedNotifyContext, openForNotify, readCollection, shot, startWriter, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -22,9 +22,7 @@ const TOKEN = "e2e-fcm-token:APA91b" + "x".repeat(120);
 const sha256 = (s) => createHash("sha256").update(s, "utf8").digest("hex");
 
 async function notifyContext({ grant = false, token = TOKEN, prompt = null } = {}) {
-  const context = await phoneContext(browser, dashboard.url);
-  if (grant) await context.grantPermissions(["notifications"], { origin: dashboard.url });
-  if (token) await context.addInitScript((t) => { window.__TFW_TEST_FCM_TOKEN__ = t; }, token);
+  const context = await sharedNotifyContext(browser, dashboard.url, { grant, token });
   if (prompt) {
     await context.addInitScript((answer) => {
       let state = "default";
@@ -35,16 +33,7 @@ async function notifyContext({ grant = false, token = TOKEN, prompt = null } = {
   return context;
 }
 
-async function openRunning(context, url) {
-  const page = await context.newPage();
-  const scripts = [];
-  page.on("request", (r) => { if (r.resourceType() === "script") scripts.push(new URL(r.url()).pathname); });
-  page.scripts = scripts;
-  await page.goto(url);
-  await page.waitForSelector('.pill[data-status="running"]', { timeout: 30_000 });
-  await page.locator('[data-action="notify"]').waitFor({ state: "visible" });
-  return page;
-}
+const openRunning = (context, url) => openForNotify(context, url, '.pill[data-status="running"]');
 
 test("Notify me: permission granted, the token stored as sessions/{sid}/subscribers/{sha256(token)} and counted", { timeout: 120_000 }, async () => {
   const writer = await startWriter("live", dashboard.url);

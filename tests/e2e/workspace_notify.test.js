@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { child, phoneContext, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
+import { child, notifyContext as sharedNotifyContext, openForNotify, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -38,23 +38,8 @@ async function newWorkspace() {
   return JSON.parse(await seeder.next((l) => l.startsWith("{")));
 }
 
-async function notifyContext(token = TOKEN) {
-  const context = await phoneContext(browser, dashboard.url);
-  await context.grantPermissions(["notifications"], { origin: dashboard.url });
-  await context.addInitScript((t) => { window.__TFW_TEST_FCM_TOKEN__ = t; }, token);
-  return context;
-}
-
-async function openWorkspace(context, url) {
-  const page = await context.newPage();
-  const scripts = [];
-  page.on("request", (r) => { if (r.resourceType() === "script") scripts.push(new URL(r.url()).pathname); });
-  page.scripts = scripts;
-  await page.goto(url);
-  await page.waitForSelector(".ws-list li[data-sid]", { timeout: 30_000 });
-  await page.locator('[data-action="notify"]').waitFor({ state: "visible" });
-  return page;
-}
+const notifyContext = (token = TOKEN) => sharedNotifyContext(browser, dashboard.url, { grant: true, token });
+const openWorkspace = (context, url) => openForNotify(context, url, ".ws-list li[data-sid]");
 
 /** Press Notify me; returns the message shown. */
 async function pressNotify(page) {
