@@ -134,7 +134,7 @@ def assert_stored_exactly_once(got: dict, client, sid: str, key: str, steps, epo
     assert sorted(got["epochs"]) == epochs
     assert got["session"]["status"] == "finished"
     # The session's own document (created on first use) made it too, not only later updates.
-    assert got["session"]["schema"] == 2 and got["session"]["created"] is not None
+    assert got["session"]["schema"] == 3 and got["session"]["created"] is not None
     assert client.document(f"sessions/{sid}/private/owner").get().to_dict() == {"key": key}
 
 
@@ -317,7 +317,7 @@ def test_slow_credential_lookup_delays_nothing_and_exit_saves_everything(db, tmp
     key = owner_key(proc.stdout)
     saved = spooled(path)
     assert saved["owner"] == key, "the first send's writes (owner key) were lost at exit"
-    assert saved["session"].get("schema") == 2, "the session's own document was lost at exit"
+    assert saved["session"].get("schema") == 3, "the session's own document was lost at exit"
     assert saved["steps"] == FIT_STEPS and saved["epochs"] == FIT_EPOCHS
     got, client = sync_and_read(tmp_path, result["sid"])
     assert_stored_exactly_once(got, client, result["sid"], key, FIT_STEPS, FIT_EPOCHS)

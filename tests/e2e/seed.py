@@ -38,7 +38,7 @@ def main():
     n = int(sys.argv[2]) if kind == "points" else 20
     steps = 1000
     ref.set({
-        "schema": 3 if kind == "newer" else 1, "status": "running", "mode": "fit",
+        "schema": 4 if kind == "newer" else 1, "status": "running", "mode": "fit",
         "created": ts(old - 300), "heartbeat": ts(old), "ended": None,
         "plan": {"epochs": max(1, math.ceil(n / steps)), "steps": steps},
         "progress": {"epoch": (n - 1) // steps + 1, "batch": (n - 1) % steps + 1, "step": n},

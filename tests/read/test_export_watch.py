@@ -191,7 +191,7 @@ def test_a_metric_named_like_a_column_does_not_overwrite_it(db):
 
 def test_a_newer_schema_is_refused_rather_than_guessed(db, capsys):
     sid = ids.new_session_id()
-    db.document(f"sessions/{sid}").set({"schema": 3, "status": "finished"})
+    db.document(f"sessions/{sid}").set({"schema": 4, "status": "finished"})
     with pytest.raises(ValueError, match="newer TF Watcher"):
         tfwatcher.load(sid)
     assert main(["watch", sid, "--once"]) == 1

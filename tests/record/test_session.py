@@ -24,7 +24,7 @@ def test_session_is_created_on_first_use_with_owner_key_and_links(db):
     s.start(mode="fit", epochs=1)
     assert s.flush(15)
     stored = db.document(f"sessions/{s.id}").get().to_dict()
-    assert stored["schema"] == 2 and stored["status"] == "running" and stored["name"] == "first"
+    assert stored["schema"] == 3 and stored["status"] == "running" and stored["name"] == "first"
     assert stored["run"] == 1 and stored["created"] is not None
     assert db.document(f"sessions/{s.id}/private/owner").get().to_dict() == {"key": s.owner_key}
     s.finish()

@@ -274,7 +274,7 @@ def test_session_writes_summaries_that_match_its_chunks(db):
     assert len(raw) == 12_000
     check(raw, docs)
     head = docs["p/train-head"]
-    assert head["through"] == 12_000 and head["schema"] == 2
+    assert head["through"] == 12_000 and head["schema"] == 3
     test_docs, test_raw = read_kind(db, s.id, "test")
     check(test_raw, test_docs, "test")
     tables = [d.to_dict() for d in db.collection(f"sessions/{s.id}/tables").stream()]
