@@ -112,3 +112,27 @@ def test_a_damaged_chunk_reads_as_what_survives_never_an_exception():
     assert len(out["step"]) == 300_000            # a huge n is cut, not allocated
     assert out["time"] == [] and out["seconds"] == []   # cut / unknown tag: empty, not raised
     assert out["series"][0]["values"] == [0.5] and out["series"][1]["values"] == [0.5, 0.25]
+
+
+@pytest.mark.parametrize("value", [lambda i: struct.unpack("<f", struct.pack("<f", 1 / i))[0], lambda i: 1 / i],
+                         ids=["float32 values", "float64 values"])
+def test_a_grown_chunk_closes_near_its_byte_limit_measured_not_estimated(value):
+    """Past the worst-case estimate the chunk is packed and measured (`Chunk.settle`): it closes
+    between SETTLED and 100 % of the limit, far fuller than the estimate alone would allow,
+    and never over Firestore's 1 MiB."""
+    from tfwatcher.record.chunk import GROWN_MAX_BYTES, SETTLED
+
+    chunk, settles, doc = Chunk("train", 0), 0, None
+    t0 = 1_764_900_000.0
+    for i in range(1, 200_001):
+        chunk.add(i, 1, i, 0.0005, t0 + i * 0.0005, {"loss": value(i), "acc": value(i + 1), "lr": value(i + 2)})
+        if chunk.bytes >= GROWN_MAX_BYTES:
+            settles += 1
+            doc = chunk.settle(GROWN_MAX_BYTES)
+            if doc is not None:
+                break
+    assert doc is not None and SETTLED * GROWN_MAX_BYTES <= doc_bytes(doc) <= GROWN_MAX_BYTES < 1_048_576
+    assert settles <= 12, settles                      # a few measurements a chunk, not one a point
+    estimate_only = GROWN_MAX_BYTES // (24 + 9 * 3)    # what the worst-case estimate allows
+    assert doc["n"] > 1.4 * estimate_only, (doc["n"], estimate_only)
+    assert unpack_chunk(doc)["step"][-1] == doc["n"]
