@@ -88,7 +88,7 @@ def test_the_workspace_key_and_enrolled_devices_stop_runs_and_nothing_else_does(
     s = tfwatcher.Session(quiet=True, system_metrics=False, workspace=wid)
     s.start(mode="custom")
     s.log_batch({"loss": 1.0})
-    wait_until(lambda: s.writer.pending() == 0, 10)
+    assert s.flush(10)  # the run's start (its owner key, its row) is in Firestore
     stop_with(db, s, secrets.token_urlsafe(24))      # a stranger's key: nothing
     time.sleep(1.0)
     assert not s.stop_requested
@@ -101,7 +101,7 @@ def test_the_workspace_key_and_enrolled_devices_stop_runs_and_nothing_else_does(
     s.stop_requested = False
     s.start(mode="custom")
     s.log_batch({"loss": 1.0})
-    wait_until(lambda: s.writer.pending() == 0, 10)
+    assert s.flush(10)  # the run's start (its owner key, its row) is in Firestore
     stop_with(db, s, device)
     wait_until(lambda: s.stop_requested, 5, message="the enrolled device's Stop")
     s.finish("stopped", wait=10)
