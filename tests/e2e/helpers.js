@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before } from "node:test";
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -408,4 +409,16 @@ export async function openForNotify(context, url, ready) {
   await page.waitForSelector(ready, { timeout: 30_000 });
   await page.locator('[data-action="notify"]').waitFor({ state: "visible" });
   return page;
+}
+
+/** A viewer's subscription document as the rules allow it: exactly token, kind, lang, created
+ * (the server's time, now), `lang` the page's language. */
+export async function assertViewerSubscription(doc, token, page) {
+  const lang = await page.evaluate(() => navigator.language);
+  assert.deepEqual(Object.keys(doc).sort(), ["created", "kind", "lang", "token"]);
+  assert.equal(doc.token, token);
+  assert.equal(doc.kind, "fcm");
+  assert.equal(doc.lang, lang.slice(0, 16));
+  assert.ok(doc.created?.$timestamp, "created is a timestamp");
+  assert.ok(Math.abs(Date.parse(doc.created.$timestamp) - Date.now()) < 60_000, "created is the server's time now");
 }

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { child, notifyContext as sharedNotifyContext, openForNotify, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
+import { assertViewerSubscription, child, notifyContext as sharedNotifyContext, openForNotify, readCollection, repo, shot, takeCspViolations, withDashboardAndBrowser } from "./helpers.js";
 
 let dashboard;
 let browser;
@@ -64,13 +64,7 @@ test("a viewer of the workspace: workspaces/{wid}/subscribers/{sha256(token)}, c
 
     const subs = await subscribersOf(ws.wid);
     assert.deepEqual(Object.keys(subs), [sha256(TOKEN)]);
-    const doc = subs[sha256(TOKEN)];
-    const lang = await page.evaluate(() => navigator.language);
-    assert.deepEqual(Object.keys(doc).sort(), ["created", "kind", "lang", "token"]);
-    assert.equal(doc.token, TOKEN);
-    assert.equal(doc.kind, "fcm");
-    assert.equal(doc.lang, lang.slice(0, 16));
-    assert.ok(Math.abs(Date.parse(doc.created.$timestamp) - Date.now()) < 60_000, "created is the server's time now");
+    await assertViewerSubscription(subs[sha256(TOKEN)], TOKEN, page);
     assert.deepEqual(await countersOf(ws.wid), { subscribers: { n: 1, last: sha256(TOKEN) } });
     // One subscription for the workspace, not one per run.
     assert.deepEqual(await readCollection(`${C.sessions}/${ws.sids[0]}/${C.subscribers}`), {});
