@@ -141,7 +141,10 @@ test("long names: one line a legend row, cut in the middle so they stay apart, t
     await page.waitForSelector('[data-chart^="m:customer_churn_probability_within_90_days_recall|"]');
     const labels = [];
     for (const n of ["precision", "recall", "auc"]) {
-      const row = (await chartText(page, `m:${LONG}${n}|`)).rows[1];
+      // Charts appear one after another: wait for this one's legend, not only for the first chart.
+      const text = await chartTextWhen(page, `m:${LONG}${n}|`, (t) => t.rows.length > 1);
+      assert.ok(text, `the chart of ${LONG}${n} is drawn`);
+      const row = text.rows[1];
       assert.ok(row.height < 30, `one line: ${JSON.stringify(row)}`);
       assert.equal(row.title, `${LONG}${n}`);
       labels.push(row.label);
