@@ -9,6 +9,7 @@
  * 1 float32 · 2 float64 · 3 int32 · 4 int64 · 5 range (int64 start, int64 by) ·
  * 6 times (float64 base seconds, int32 milliseconds after it) · 7 durations (int32 microseconds).
  */
+import { CONTRACT } from "./contract";
 import type { ChunkDoc } from "./series";
 
 const MISSING = 0x80;
@@ -16,7 +17,7 @@ const WIDTH: Record<number, number> = { 1: 4, 2: 8, 3: 4, 4: 8, 6: 4, 7: 4 };
 const COLUMNS = ["step", "epoch", "batch", "seconds", "time"] as const;
 // A document holds 1 MiB: at most ~262,000 points of one float32 column. A larger `n` (a
 // damaged or hostile chunk: the session's writer controls it) is cut, never allocated.
-const MAX_POINTS = 300_000;
+const MAX_POINTS: number = CONTRACT.chunks.max_points;
 
 /** Firestore's Bytes (duck-typed: this module stays free of the SDK), or raw bytes. */
 function bytesOf(v: unknown): Uint8Array | null {

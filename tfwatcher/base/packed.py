@@ -25,14 +25,16 @@ import struct
 import sys
 from array import array
 
+from tfwatcher.base.contract import CONTRACT
+
 F32, F64, I32, I64, RANGE, TIMES, MICROS = 1, 2, 3, 4, 5, 6, 7
 MISSING = 0x80
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _LITTLE = sys.byteorder == "little"
 # A document holds 1 MiB: at most ~262,000 points of one float32 column. A larger `n` (a
-# damaged chunk) is cut, never allocated.
-MAX_POINTS = 300_000
+# damaged chunk) is cut, never allocated (the contract's chunks.max_points).
+MAX_POINTS: int = CONTRACT["chunks"]["max_points"]
 
 
 def _bytes(a: array) -> bytes:
