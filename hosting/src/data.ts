@@ -33,6 +33,10 @@ import { BatchStore, type EpochDoc, type Table } from "./series";
 import { LEGACY_SCHEMA, SYSTEM_KIND } from "./kinds";
 import { Lru, appendTableRows, bandTable, epochsFromTables, type EpochTableDoc, type HeadDoc } from "./summaries";
 
+/** The system-chunk count's tries and the first try's deadline (doubled each try). */
+const COUNT_TRIES = 4;
+const COUNT_DEADLINE_MS = 15_000;
+
 export type LoadState = "loading" | "ok" | "missing" | "denied" | "error";
 export const BATCH_KINDS = CONTRACT_BATCH_KINDS;
 export { SYSTEM_KIND };
@@ -231,6 +235,26 @@ export function subscribeSession(
     data.epochs.clear();
   }
 
+  /** How many system chunks the run has. A count is one RPC outside the listeners: asked while
+   * the page is still settling (a reload hands the cache over between tabs) it can fail or never
+   * answer, and nothing would ask again, so it is retried, with a deadline on each try. */
+  async function countSystemChunks(): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const deadline = COUNT_DEADLINE_MS * 2 ** attempt;
+      try {
+        const snap = await Promise.race([
+          getCountFromServer(kindChunks(batchesRef, SYSTEM_KIND)),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${deadline / 1000} s`)), deadline)),
+        ]);
+        countReads("count", [SYSTEM_KIND]); // billed as one read per 1,000 chunks counted
+        return snap.data().count;
+      } catch (err) {
+        if ((err as { code?: string }).code === "permission-denied" || attempt + 1 >= COUNT_TRIES || stopped) throw err;
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+      }
+    }
+  }
+
   /** Other kinds than train: their heads, read once (and again when the session's mode changes).
    * System metrics have no summaries (their chunks suffice): a count of their chunks says
    * whether there are any, without reading them. */
@@ -248,13 +272,7 @@ export function subscribeSession(
           for (const d of snap.docs) placeholder(kindOfHead(d.id), Number((d.data() as HeadDoc).points));
         })
       : Promise.resolve();
-    const system = feeds.has(SYSTEM_KIND)
-      ? Promise.resolve()
-      : getCountFromServer(kindChunks(batchesRef, SYSTEM_KIND))
-          .then((snap) => {
-            countReads("count", [SYSTEM_KIND]); // billed as one read per 1,000 chunks counted
-            placeholder(SYSTEM_KIND, snap.data().count);
-          });
+    const system = feeds.has(SYSTEM_KIND) ? Promise.resolve() : countSystemChunks().then((n) => placeholder(SYSTEM_KIND, n));
     try {
       await Promise.all([heads, system]);
     } catch (err) {

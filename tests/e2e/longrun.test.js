@@ -253,7 +253,11 @@ describe("a 1,000,000-point run", () => {
       // a count of its chunks, gets a tab, and the view stays on train.
       // A count query over the run's chunks in the emulator: slow on a loaded CI machine (once
       // over 90 s), never wrong; the test waits rather than flakes.
-      await page.waitForSelector('.kind-tabs button:text-is("system")', { timeout: 240_000 });
+      // (The dashboard retries that count: a reload once left it unanswered, CI.)
+      await page.waitForSelector('.kind-tabs button:text-is("system")', { timeout: 240_000 }).catch(async (err) => {
+        const seen = await page.evaluate(() => JSON.stringify({ reads: window.__tfwReads?.ids, page: document.body.innerText.slice(0, 300) }));
+        throw new Error(`${err.message}\nwhat the page read and showed: ${seen}`);
+      });
       assert.equal(await page.locator('.kind-tabs button:text-is("train")').getAttribute("aria-pressed"), "true");
       await page.locator('[data-tool="smooth"]').fill("0");
       await page.waitForFunction(() => [...window.__tfwCharts].find((c) => c.spec.key.startsWith("m:margin|"))?.seriesIndex("raw") < 0);

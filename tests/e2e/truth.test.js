@@ -75,6 +75,20 @@ test("system tab: the tab row stays and CPU and memory charts are drawn", { time
     assert.ok(Number(await page.locator('[data-chart^="m:cpu_percent|"]').getAttribute("data-points")) >= 4);
   }));
 
+test("system tab: found when the first count of its chunks fails (the dashboard asks again)", { timeout: 120_000 }, async () => {
+  const { context, page } = await phonePage();
+  try {
+    let refused = 0;
+    await context.route(/:runAggregationQuery/, (route) => (refused++ === 0 ? route.abort("connectionreset") : route.continue()));
+    await page.goto(`${dashboard.url}/s/${runs.system.id}?debug`);
+    await page.click('[data-view="batches"]');
+    await page.waitForSelector('.kind-tabs:not([hidden]) button:text-is("system")', { timeout: 60_000 });
+    assert.ok(refused >= 2, `count asked ${refused} times`);
+  } finally {
+    await context.close();
+  }
+});
+
 test("seconds per batch: the first batch's compile time stays off the scale, with a note", { timeout: 120_000 }, () =>
   onPage("system", { view: "batches", status: "running" }, async (page) => {
     await page.waitForFunction(() => document.querySelector('[data-chart="time"]')?.getAttribute("data-points") === "30");
