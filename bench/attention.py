@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import struct
 import sys
 import tempfile
 import time
@@ -35,12 +36,17 @@ EPOCH_EVERY = 600  # seconds
 METRICS = 3
 
 
+def as_float32(x: float) -> float:
+    """The value as Keras logs it (a float32 metric, as a Python float)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
 def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatched_every,
-             count_from: int = 0) -> dict:
+             count_from: int = 0, float32: bool = False) -> dict:
     """Writes (by kind) and presence reads for `seconds` of simulated training at `rate`
     batches/s; `watched` = (from, to) seconds during which a viewer is present."""
     import tfwatcher
-    from tfwatcher.record.attention import LEASE
+    from tfwatcher.record.attention import BACKLOG_CHECK_SECONDS, LEASE
     from tfwatcher.record.sender import Connection
 
     counts: dict[str, int] = {}
@@ -61,6 +67,20 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
                 counts[k[0]] = counts.get(k[0], 0) + 1
 
     w.on_send = count
+    # Points carry simulated times too (the summaries judge a run's rate from them).
+    from tfwatcher.record import session as session_module
+    sim = [time.time()]
+    real_time = session_module.time
+
+    class SimTime:
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+        def time(self):
+            return sim[0]
+
+    session_module.time = SimTime()
+    t0 = sim[0]
     conn = Connection()
     steps_per_epoch = int(rate * EPOCH_EVERY)
     s.start(mode="fit", epochs=seconds // EPOCH_EVERY + 1, steps=steps_per_epoch)
@@ -74,12 +94,17 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
     for t in range(seconds):
         clock[0] = t
         carry += rate
+        k = 0
         while carry >= 1.0:
             carry -= 1.0
             step += 1
+            sim[0] = t0 + t + k / rate
+            k += 1
             epoch, batch = divmod(step - 1, steps_per_epoch)
-            s.log_batch({"loss": 1.0 / step, "accuracy": step % 7 / 7, "lr": 0.001},
-                        epoch=epoch + 1, batch=batch + 1, seconds=1.0 / rate)
+            values = {"loss": 1.0 / step, "accuracy": step % 7 / 7, "lr": 0.001}
+            if float32:
+                values = {k: as_float32(v) for k, v in values.items()}
+            s.log_batch(values, epoch=epoch + 1, batch=batch + 1, seconds=1.0 / rate)
             if batch + 1 == steps_per_epoch:
                 s.log_epoch({"loss": 1.0 / step, "val_loss": 1.1 / step}, epoch=epoch + 1,
                             seconds=EPOCH_EVERY)
@@ -91,7 +116,10 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
                     w._wake.set()
         with w._lock:
             period = att.period(w.interval)
-            early = w._wake.is_set() and sender.early_locked()
+            # As the loop does: woken, or (nobody watching) a look at the backlog every
+            # BACKLOG_CHECK_SECONDS.
+            look = w._wake.is_set() or (not att.watched and t % BACKLOG_CHECK_SECONDS == 0)
+            early = look and sender.early_locked()
         if t >= started + period or early:
             w._wake.clear()
             started = float(t)
@@ -102,7 +130,8 @@ def simulate(rate: float, seconds: int, watched: tuple[int, int] | None, unwatch
     s.finish()
     w.stop(0)
     conn.release()
-    return {"rate": rate, "seconds": seconds - count_from, "points": step, "writes": per_writes,
+    session_module.time = real_time
+    return {"rate": rate, "values": "float32" if float32 else "float64", "seconds": seconds - count_from, "points": step, "writes": per_writes,
             "by_kind": counts, "still_waiting": backlog, "presence_reads": reads,
             "wall_seconds": round(time.perf_counter() - t_wall, 1)}
 
@@ -114,6 +143,7 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=1800, help="seconds simulated at the faster rates")
     parser.add_argument("--baseline-hours", type=float, default=1.0)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--fast-only", action="store_true", help="only the faster rates")
     args = parser.parse_args()
 
     from tfwatcher.local.emulator import Emulator
@@ -124,26 +154,29 @@ def main() -> int:
     out: dict = {"method": "simulated clock, real rounds and commits (bench/attention.py)"}
     try:
         day = int(args.hours * 3600)
-        base = simulate(20, int(args.baseline_hours * 3600), None, None)
-        base_h = base["writes"] * 3600 / base["seconds"]
-        print(f"baseline (always every second), 20 batches/s: {base_h:,.0f} writes/h", flush=True)
-        unwatched = simulate(20, day, None, 300.0)
-        u_h = unwatched["writes"] * 3600 / unwatched["seconds"]
-        print(f"unwatched, 20 batches/s, {args.hours:g} h: {unwatched['writes']:,} writes "
-              f"({u_h:,.0f}/h; {u_h / base_h:.3f}x the baseline)", flush=True)
-        viewer = simulate(20, day, (day // 2, day // 2 + 3600), 300.0)
-        print(f"with a viewer 1 h of {args.hours:g}: {viewer['writes']:,} writes, "
-              f"{viewer['presence_reads']} presence reads", flush=True)
-        out.update(baseline=base, baseline_per_hour=base_h, unwatched=unwatched,
-                   unwatched_per_hour=u_h, viewer_one_hour=viewer, fast={})
+        out["fast"] = {}
+        if not args.fast_only:
+            base = simulate(20, int(args.baseline_hours * 3600), None, None)
+            base_h = base["writes"] * 3600 / base["seconds"]
+            print(f"baseline (always every second), 20 batches/s: {base_h:,.0f} writes/h", flush=True)
+            unwatched = simulate(20, day, None, 300.0)
+            u_h = unwatched["writes"] * 3600 / unwatched["seconds"]
+            print(f"unwatched, 20 batches/s, {args.hours:g} h: {unwatched['writes']:,} writes "
+                  f"({u_h:,.0f}/h; {u_h / base_h:.3f}x the baseline)", flush=True)
+            viewer = simulate(20, day, (day // 2, day // 2 + 3600), 300.0)
+            print(f"with a viewer 1 h of {args.hours:g}: {viewer['writes']:,} writes, "
+                  f"{viewer['presence_reads']} presence reads", flush=True)
+            out.update(baseline=base, baseline_per_hour=base_h, unwatched=unwatched,
+                       unwatched_per_hour=u_h, viewer_one_hour=viewer)
         for rate in [float(r) for r in args.rates.split(",") if r]:
-            # Counted after the run's start (watched for a lease) and the first slow round.
-            skip = int(LEASE) + 300
-            r = simulate(rate, skip + args.window, None, 300.0, count_from=skip)
-            per_h = r["writes"] * 3600 / r["seconds"]
-            out["fast"][str(int(rate))] = {**r, "per_hour": per_h}
-            print(f"unwatched, {rate:,.0f} batches/s ({args.window} s projected): {per_h:,.0f} writes/h "
-                  f"({r['wall_seconds']} s)", flush=True)
+            for float32 in (True, False):
+                # Counted after the run's start (watched for a lease) and the first slow round.
+                skip = int(LEASE) + 300
+                r = simulate(rate, skip + args.window, None, 300.0, count_from=skip, float32=float32)
+                per_h = r["writes"] * 3600 / r["seconds"]
+                out["fast"][f"{int(rate)}-{r['values']}"] = {**r, "per_hour": per_h}
+                print(f"unwatched, {rate:,.0f} batches/s, {r['values']} values ({args.window} s projected): "
+                      f"{per_h:,.0f} writes/h {r['by_kind']} ({r['wall_seconds']} s)", flush=True)
     finally:
         emulator.stop()
     if args.json:

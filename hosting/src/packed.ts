@@ -7,13 +7,15 @@
  *
  * Tags (low 7 bits; 0x80 = a bitmap of n bits, 1 = missing, follows the tag):
  * 1 float32 · 2 float64 · 3 int32 · 4 int64 · 5 range (int64 start, int64 by) ·
- * 6 times (float64 base seconds, int32 milliseconds after it) · 7 durations (int32 microseconds).
+ * 6 times (float64 base seconds, int32 milliseconds after it) · 7 durations (int32 microseconds) ·
+ * 8 times (float64 base seconds, uint16 milliseconds after the previous value) ·
+ * 9 durations (uint16 microseconds) · 10 a constant (one float64 for all n; no bitmap).
  */
 import { CONTRACT } from "./contract";
 import type { ChunkDoc } from "./series";
 
 const MISSING = 0x80;
-const WIDTH: Record<number, number> = { 1: 4, 2: 8, 3: 4, 4: 8, 6: 4, 7: 4 };
+const WIDTH: Record<number, number> = { 1: 4, 2: 8, 3: 4, 4: 8, 6: 4, 7: 4, 8: 2, 9: 2 };
 const COLUMNS = ["step", "epoch", "batch", "seconds", "time"] as const;
 // A document holds 1 MiB: at most ~262,000 points of one float32 column. A larger `n` (a
 // damaged or hostile chunk: the session's writer controls it) is cut, never allocated.
@@ -43,6 +45,10 @@ export function unpackColumn(v: unknown, n: number): unknown {
     for (let i = 0; i < n; i++) out[i] = start + i * by;
     return out;
   }
+  if (kind === 10) {
+    if (data.length < 9) return [];
+    return new Array<number>(n).fill(view.getFloat64(1, true));
+  }
   const width = WIDTH[kind];
   if (!width) return [];
   let pos = 1;
@@ -52,14 +58,16 @@ export function unpackColumn(v: unknown, n: number): unknown {
     pos += Math.ceil(n / 8);
   }
   let base = 0;
-  if (kind === 6) {
+  if (kind === 6 || kind === 8) {
     if (data.length < pos + 8) return [];
     base = view.getFloat64(pos, true);
     pos += 8;
   }
   const count = Math.min(n, Math.floor((data.length - pos) / width));
   const out = new Array<number | null>(count);
+  let ms = 0; // tag 8: milliseconds after the base so far
   for (let i = 0, p = pos; i < count; i++, p += width) {
+    if (kind === 8) ms += view.getUint16(p, true);
     if (bits && (bits[i >> 3] >> (i & 7)) & 1) {
       out[i] = null;
       continue;
@@ -70,6 +78,8 @@ export function unpackColumn(v: unknown, n: number): unknown {
       case 3: out[i] = view.getInt32(p, true); break;
       case 4: out[i] = Number(view.getBigInt64(p, true)); break;
       case 7: out[i] = view.getInt32(p, true) / 1_000_000; break;
+      case 8: out[i] = base + ms / 1000; break;
+      case 9: out[i] = view.getUint16(p, true) / 1_000_000; break;
       default: out[i] = base + view.getInt32(p, true) / 1000;
     }
   }

@@ -12,8 +12,11 @@ export const PART_BUCKETS = CONTRACT_PART_BUCKETS;
 export const RAW_THROUGH = 10_000;
 export const OPEN_MIN_BUCKETS = 150;
 export const ZOOM_MAX_BUCKETS = 1200;
-/** A zoom window this narrow (in steps) is read from the raw chunks. */
+/** A zoom window this narrow (in steps) is read from the raw chunks ... */
 export const ZOOM_RAW_STEPS = 2000;
+/** ... and so is one with fewer than this many buckets of the finest level (a fast run's
+ * summaries start at 1,024 steps a bucket: tfwatcher/record/summaries.py). */
+export const ZOOM_MIN_BUCKETS = 15;
 
 /** Opening: the coarsest level with at least `min` buckets over [0, through] (level 1 at least). */
 export function openLevel(through: number, widths: readonly number[] = WIDTHS, min = OPEN_MIN_BUCKETS): number {
@@ -26,7 +29,7 @@ export function openLevel(through: number, widths: readonly number[] = WIDTHS, m
 
 /** Zooming: null → read raw chunks; else the finest level with ≤ `max` buckets in [a, b]. */
 export function zoomLevel(a: number, b: number, widths: readonly number[] = WIDTHS, max = ZOOM_MAX_BUCKETS, rawSteps = ZOOM_RAW_STEPS): number | null {
-  if (b - a <= rawSteps) return null;
+  if (b - a <= Math.max(rawSteps, ZOOM_MIN_BUCKETS * (widths[0] ?? 0))) return null;
   for (let i = 0; i < widths.length; i++) {
     const w = widths[i];
     if (Math.floor(b / w) - Math.floor(Math.max(0, a) / w) + 1 <= max) return i + 1;

@@ -46,6 +46,8 @@ describe("packed columns", () => {
     expect(unpackColumn(Uint8Array.of(99, 1, 2, 3), 3)).toEqual([]); // unknown tag
     expect(unpackColumn(Uint8Array.of(5, 1), 3)).toEqual([]);        // a cut range
     expect(unpackColumn(Uint8Array.of(0x86, 0), 3)).toEqual([]);     // a cut time base
+    expect(unpackColumn(Uint8Array.of(0x88, 0), 3)).toEqual([]);     // a cut time base (2-byte steps)
+    expect(unpackColumn(Uint8Array.of(10, 1, 2), 3)).toEqual([]);    // a cut constant
     expect(unpackChunk({ n: -3, step: range }).step).toEqual([]);
   });
 });

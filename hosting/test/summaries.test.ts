@@ -127,6 +127,14 @@ describe("level choice", () => {
     expect(zoomLevel(0, 1_000_000)).toBe(2);
   });
 
+  it("a fast run's summaries (no 128-step level): raw points under 15 buckets of its finest level", () => {
+    const fast = WIDTHS.slice(1); // the head's widths when the writer skipped the finest level
+    expect(zoomLevel(0, 15_360, fast)).toBeNull();
+    expect(zoomLevel(0, 15_361, fast)).toBe(1); // 16 buckets of 1,024
+    expect(zoomLevel(0, 1_000_000, fast)).toBe(1); // 977 of 1,024
+    expect(zoomLevel(0, 2_000_000, fast)).toBe(2);
+  });
+
   it("maps a step range to part numbers", () => {
     expect(partsForRange(0, 1_000_000, 1024)).toEqual([0, 3]);
     expect(partsForRange(612_000, 613_000, 128)).toEqual([18, 18]);

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfwatcher.base.packed import F32, F64, MICROS, RANGE, pack_durations, pack_floats, pack_ints, pack_times, unpack, unpack_chunk
+from tfwatcher.base.packed import CONSTANT, F32, F64, MICROS, MICROS16, RANGE, TIME_STEPS, pack_durations, pack_floats, pack_ints, pack_times, unpack, unpack_chunk
 from tfwatcher.record import spool
 from tfwatcher.record.chunk import Chunk, doc_bytes, thin_chunk
 from tfwatcher.record.commit import estimate
@@ -22,6 +22,14 @@ PACK = {"ints": pack_ints, "floats": pack_floats, "floats32": lambda v: pack_flo
         "durations": pack_durations,
         "times": pack_times}
 
+
+
+def pack_times_wide(values):
+    """Tag 6 (int32 offsets), as the writer packs times that tag 8 cannot hold."""
+    import struct
+    from array import array
+    base = values[0]
+    return bytes((6,)) + struct.pack("<d", base) + array("i", [round((v - base) * 1000) for v in values]).tobytes()
 
 def decoded(v):
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(v, v) if isinstance(v, str) else v
@@ -47,11 +55,18 @@ def test_fixture_bytes_are_what_the_writer_packs_and_read_back(case):
 
 def test_columns_choose_the_smallest_exact_form():
     assert pack_ints(list(range(100, 50_100)))[0] == RANGE and len(pack_ints(list(range(50_000)))) == 17
-    assert pack_floats([0.5] * 10)[0] == F32            # float32 values (Keras metrics) stay 4 bytes
-    assert pack_floats([0.1] * 10)[0] == F64            # a float64 value is never rounded
+    assert pack_floats([0.5, 0.25] * 5)[0] == F32       # float32 values (Keras metrics) stay 4 bytes
+    assert pack_floats([0.001] * 1000) == struct.pack("<Bd", CONSTANT, 0.001)  # a constant: 9 bytes
+    assert pack_floats([0.5])[0] == F32 and pack_floats([0.5, None])[0] == F32 | 0x80
+    assert pack_floats([0.1, 0.2] * 5)[0] == F64        # a float64 value is never rounded
     assert pack_floats([1e300, 0.5])[0] == F64          # beyond float32's range
     assert pack_floats([0.1], exact=False)[0] == F32    # float32 asked for: 7 digits
     assert pack_durations([0.001, 0.05, 1.234567])[0] == MICROS   # what the callbacks measure
+    assert pack_durations([0.0005, 0.065535])[0] == MICROS16 and len(pack_durations([0.0005] * 10)) == 21
+    t0 = 1_764_900_000.0
+    assert pack_times([t0 + i * 0.0005 for i in range(100)])[0] == TIME_STEPS   # 2 bytes a point
+    assert len(pack_times([t0 + i * 0.0005 for i in range(100)])) == 1 + 8 + 200
+    assert unpack(pack_times([t0 + i * 0.0005 for i in range(100)])) == unpack(pack_times_wide([t0 + i * 0.0005 for i in range(100)]))
     assert pack_durations([0.1234567])[0] == F64 and unpack(pack_durations([math.inf]), 1) == [math.inf]
 
 
@@ -90,7 +105,7 @@ def test_a_chunk_packs_to_a_fraction_and_reads_back_whole():
 
 def test_spool_rows_and_commit_estimates_carry_bytes_and_times(tmp_path):
     doc = Chunk("train", 0).to_doc()
-    doc["series"] = [{"name": "loss", "values": pack_floats([0.1] * 1000)}]
+    doc["series"] = [{"name": "loss", "values": pack_floats([0.1 + i for i in range(1000)])}]
     # A workspace run's row holds datetimes (tfwatcher.record.run_index): once these made the
     # final spool fail ("datetime is not JSON serializable") and the run's backlog was lost.
     row = RunIndex("w" + "a" * 18, "b" * 18, "run").row

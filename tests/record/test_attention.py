@@ -161,3 +161,42 @@ def test_unwatched_a_chunk_sent_at_a_round_is_written_once(db, no_grace):
     assert len(closed) == len(set(closed))                       # each closed chunk written once
     assert not {i for w, i in sent if w == "open"} & set(closed[:1])  # never rewritten open first
     assert stored_points(db, s.id) == n
+
+
+def test_unwatched_a_fast_run_sends_each_full_chunk_early_and_once(db, no_grace, monkeypatch):
+    """Unwatched at thousands of batches a second, chunks fill long before the slow round:
+    each goes when it fills (a look at the backlog, not the memory bound's spill), near 1 MB
+    and accepted by Firestore, while the chunk just opened grows on and heads keep the slow cadence."""
+    from tfwatcher.base.packed import unpack_chunk
+    from tfwatcher.record import sender as sender_module
+    from tfwatcher.record.chunk import GROWN_MAX_BYTES, GROWN_MAX_POINTS, SETTLED, doc_bytes
+
+    monkeypatch.setattr(sender_module, "BACKLOG_CHECK_SECONDS", 0.5)
+    s = tfwatcher.Session(quiet=True, system_metrics=False, unwatched_every=600.0)
+    sent = []
+    s.writer.on_send = lambda writes: sent.append([(w[0], w[1], w[2].get("n"), doc_bytes(w[2]) if w[0] in ("open", "closed") else 0)
+                                                   for w in writes])
+    s.start(mode="custom")
+    wait_until(lambda: session_doc(db, s.id).get(HEARTBEAT_FIELD) == 600.0, 10)
+    rounds_before = len(sent)
+    n = 0
+    for _ in range(130):  # 130,000 points of 3 float32 values, ~20,000 a second
+        for _ in range(1000):
+            n += 1
+            s.log_batch({"loss": n / 1024, "acc": (n % 7) / 8, "lr": (n % 5) / 4}, epoch=1, batch=n)
+        time.sleep(0.05)
+    wait_until(lambda: sum(1 for r in sent for w in r if w[0] == "closed") >= 2, 30, message="two full chunks sent")
+    early = [w for r in sent[rounds_before:] for w in r]
+    chunks = [w for w in early if w[0] in ("open", "closed")]
+    assert [w[0] for w in chunks] == ["closed", "closed"], chunks  # the open one grows on
+    # full: near the byte limit, or at the point limit (a point of 3 float32 values packs in 16 bytes)
+    assert all(w[3] <= GROWN_MAX_BYTES and (w[3] >= SETTLED * GROWN_MAX_BYTES or w[2] == GROWN_MAX_POINTS)
+               for w in chunks), chunks
+    heads = [w for w in early if "summaries" in w[1] and w[1].endswith("-head")]
+    assert len(heads) <= 1, heads  # the kind's first head at most: then at the slow cadence
+    assert s.writer.stats["spilled_docs"] == 0
+    for _kind, path, count, _b in chunks:  # in Firestore, whole
+        doc = unpack_chunk(db.document(path).get().to_dict())
+        assert doc["n"] == count and doc["step"] == list(range(doc["first"], doc["last"] + 1))
+    assert s.finish(wait=30)
+    assert stored_points(db, s.id) == n

@@ -44,14 +44,23 @@ def assemble(docs: dict[str, dict], kind: str) -> dict[int, dict[int, dict]]:
             if b not in out or bucket["n"] > out[b]["n"]:
                 out[b] = bucket
 
+    # Levels are numbered by their place in the head's `widths` (a fast run has no 128-step
+    # level): keyed here by the width's place in the contract's widths, as `reference` is.
+    head = docs.get(f"p/{kind}-head")
+    widths = head["widths"] if head else list(S.WIDTHS)
+
+    def level_of(doc):
+        assert widths[doc["level"] - 1] == doc["width"], "a level's number is its place in widths"
+        return S.WIDTHS.index(doc["width"]) + 1
+
     for path, doc in docs.items():
         name = path.rsplit("/", 1)[-1]
         if name.startswith(f"{kind}-L"):
-            put(doc["level"], doc)
-    head = docs.get(f"p/{kind}-head")
+            assert name.startswith(f"{kind}-L{doc['level']}-")
+            put(level_of(doc), doc)
     if head:
         for lv in head["levels"]:
-            put(lv["level"], lv)
+            put(level_of(lv), lv)
     return levels
 
 
@@ -123,7 +132,9 @@ def check(points, docs, kind="train", only=None):
     good = kept(points)
     if only is not None:  # metrics past the first MAX_METRICS are in the raw chunks only
         good = [(s, sec, c, {k: v for k, v in m.items() if k in only}) for s, sec, c, m in good]
-    for level in range(1, S.LEVELS + 1):
+    head = docs.get(f"p/{kind}-head")
+    first = S.WIDTHS.index(head["widths"][0]) + 1 if head else 1
+    for level in range(first, S.LEVELS + 1):
         want = reference(good, level)
         have = got.get(level, {})
         assert set(have) == set(want), f"level {level}: buckets differ"
@@ -191,6 +202,54 @@ def test_long_run_levels_and_spike():
     # Level 3 (8,192 steps a bucket) spans the run in 37 buckets, all in the head's open part.
     assert len(got[3]) == 37 and not [p for p in docs if "-L3-" in p]
     assert sorted(p for p in docs if "-L1-" in p) == [f"p/train-L1-{i:06d}" for i in range(9)]
+
+
+def run_timed(points, times, take_every):
+    summ = Summaries("train", "p")
+    docs: dict[str, dict] = {}
+    for i, ((step, seconds, chunk, metrics), t) in enumerate(zip(points, times)):
+        summ.add(step, t, seconds, chunk, metrics)
+        if (i + 1) % take_every == 0:
+            docs.update(summ.take(chunk))
+    docs.update(summ.take(points[-1][2]))
+    return summ, docs
+
+
+def test_a_fast_run_has_no_128_step_level():
+    """2,000 steps a second (a Keras-like first batch of 5 s included): no 128-step level at
+    all, the others numbered from 1 in the head's widths, every bucket right, ~8x fewer parts."""
+    rng = random.Random(2)
+    points = [(s, 0.0005, s // 30_000, {"loss": rng.random(), "acc": rng.random()}) for s in range(1, 600_001)]
+    times = [0.0] + [5.0 + s / 2000 for s in range(2, 600_001)]
+    summ, docs = run_timed(points, times, 20_000)
+    assert summ.skip_finest is True and summ.rate() > 1900
+    head = docs["p/train-head"]
+    assert head["widths"] == list(S.WIDTHS[1:])
+    assert [lv["level"] for lv in head["levels"]] == [1, 2, 3, 4, 5]
+    assert all(d["width"] != 128 for d in docs.values() if "width" in d)
+    check(points, docs)
+    parts = sorted(p for p in docs if "-L" in p)
+    assert parts == ["p/train-L1-000000", "p/train-L1-000001"]  # 262,144 steps a part now (was 18)
+
+
+def test_a_run_decides_once_and_slow_runs_keep_every_level():
+    slow = [(s, 0.01, 0, {"loss": 1.0}) for s in range(1, 40_001)]
+    summ, docs = run_timed(slow, [s / 400 for s in range(1, 40_001)], 5_000)  # 400 steps/s
+    assert summ.skip_finest is False and docs["p/train-head"]["widths"] == list(S.WIDTHS)
+    check(slow, docs)
+    assert "p/train-L1-000000" in docs and docs["p/train-L1-000000"]["width"] == 128
+    # Undecided below DECIDE_STEPS (readers read raw chunks there): the head lists every level.
+    early = Summaries("train", "p")
+    for s in range(1, 5_001):
+        early.add(s, s / 5000, None, 0, {"loss": 1.0})
+    assert early.take(0)[-1][1]["widths"] == list(S.WIDTHS) and early.skip_finest is None
+    # Fast at first, slow after the decision: the decision stands (readers saw it in the head).
+    for s in range(5_001, 12_001):
+        early.add(s, s / 5000, None, 0, {"loss": 1.0})
+    early.take(0)
+    for s in range(12_001, 80_001):
+        early.add(s, 10 + s / 50, None, 0, {"loss": 1.0})
+    assert early.skip_finest is True and early.take(0)[-1][1]["widths"] == list(S.WIDTHS[1:])
 
 
 def test_nan_never_poisons_min_max():

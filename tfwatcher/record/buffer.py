@@ -53,6 +53,8 @@ class Buffer:
         self.first: dict[str, tuple[dict, bool]] = {}  # path -> (doc, merge): sent before all else
         self.summaries: dict[str, Summaries] = {}  # kind -> its summaries
         self.last_head: dict[str, float] = {}
+        self.open_sent: dict[str, float] = {}   # kind -> when a round last sent its open chunk
+        self.closed_sent: dict[str, float] = {}  # kind -> ... a chunk that filled (unwatched)
         self.table = EpochTable(collection_path(sid, "tables"))
         self.last_table = float("-inf")
         self.derived_docs: dict[str, dict] = {}  # path -> summary or table doc waiting to be sent
@@ -162,6 +164,8 @@ class Buffer:
         if not hold_closed:
             for doc_id, doc in self.closed.items():
                 writes.append(("closed", doc_path(self.sid, "batches", doc_id), doc, False))
+                if grow:  # the kind's points reach Firestore now: its open chunk may wait
+                    self.closed_sent[doc.get("kind")] = now
             self.closed = {}
         force = self.force_derived or closing or self.session_urgent
         for kind, chunk in list(self.open.items()):
@@ -169,10 +173,20 @@ class Buffer:
                 self.close_full_locked()
                 continue
             # An open chunk goes at most once an interval (an epoch wakes the thread early).
+            # Unwatched, once an interval per kind (a kind first seen unwatched counts from
+            # this round), and not within half an interval of a full chunk of its kind: a
+            # fast run's full chunks go as they fill, in early rounds, and the chunk just
+            # opened grows on instead of closing half-empty at the next round. A point waits
+            # 1.5 intervals at most.
             full = chunk.full() and not grow
-            if chunk.dirty and (force or full or now - chunk.sent_at >= 0.9 * interval):
+            chunk_due = now - chunk.sent_at >= 0.9 * interval
+            if grow:
+                chunk_due = (now - max(chunk.sent_at, self.open_sent.setdefault(kind, now)) >= 0.9 * interval
+                             and now - self.closed_sent.get(kind, float("-inf")) >= 0.5 * interval)
+            if chunk.dirty and (force or full or chunk_due):
                 chunk.dirty = False
                 chunk.sent_at = now
+                self.open_sent[kind] = now
                 # Its last write: later points start the next chunk. Unwatched, a chunk sent
                 # at a round is closed too (unless still small), so a viewer who arrives
                 # later receives each grown chunk once, not again when it closes.
@@ -225,7 +239,7 @@ class Buffer:
         """Make the summary heads and parts that are due (every HEAD_INTERVAL while points
         arrive, or `force`) and the epoch table's open part (at most once an interval)."""
         for kind, summaries in self.summaries.items():
-            if summaries.changed and (force or summaries.due(now, self.last_head.get(kind, float("-inf")))):
+            if summaries.changed and (force or summaries.due(now, self.last_head.get(kind, float("-inf")), interval)):
                 chunk = self.open.get(kind)
                 tail = chunk.index if chunk is not None else self.next_index.get(kind, 0)
                 for path, doc in summaries.take(tail):

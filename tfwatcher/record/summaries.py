@@ -1,8 +1,9 @@
 """What a reader needs to open a long run in a few reads (docs/schema.md, schema 2).
 
 * `Summaries`: per batch kind, min/max/last/count of every metric per bucket of steps, at six
-  levels of bucket width (128, 1,024, … 4,194,304 steps), in part documents of 256 buckets and a
-  small head document with the buckets not in a part yet.
+  levels of bucket width (128, 1,024, … 4,194,304 steps; a fast run sends the five from 1,024 up,
+  FAST_STEPS_PER_SECOND), in part documents of 256 buckets and a small head document with the
+  buckets not in a part yet.
 * `EpochTable`: every epoch record also as rows of a few table documents.
 
 Both are plain state machines driven by the writer under its lock: `add` on the training
@@ -34,6 +35,15 @@ HEAD_BYTES = 150_000     # above this estimate, open parts go to their own docum
 HEAD_INTERVAL = 30.0     # seconds between head writes while points arrive (the raw tail is fresher)
 
 TABLE_BYTES = 600_000
+
+# A fast run's finest level costs a part document per 32,768 steps: 220 writes an hour at
+# 2,000 batches/s, whatever the cadence. A kind logged faster than FAST_STEPS_PER_SECOND (as
+# measured once DECIDE_STEPS steps are in, the first bucket left out: Keras's first batch holds
+# its compile time) keeps no 128-step level: its summaries start at 1,024 steps a bucket (half a
+# second at 2,000/s) and the head says so in `widths`, which readers follow. Decided before a
+# head a reader uses (readers read raw chunks below 10,000 steps) and before any level-1 part.
+FAST_STEPS_PER_SECOND = 500.0
+DECIDE_STEPS = 10_000
 
 # Per-metric statistics of a bucket, as a list (fast to update in place):
 MIN, MAX, LAST, LAST_STEP, COUNT, BAD, BAD_STEP, BAD_VALUE = range(8)
@@ -180,6 +190,7 @@ class Summaries:
         self.points = 0
         self.skipped = 0
         self.changed = False                    # points since the last head
+        self.skip_finest: bool | None = None    # decided once (FAST_STEPS_PER_SECOND)
 
     # ----- training thread (writer lock held) ------------------------------------------------
 
@@ -231,15 +242,44 @@ class Summaries:
 
     # ----- writer thread (writer lock held) --------------------------------------------------
 
-    def due(self, now: float, last_head: float) -> bool:
-        return self.changed and now - last_head >= HEAD_INTERVAL
+    def due(self, now: float, last_head: float, period: float = 0.0) -> bool:
+        """A head is due every HEAD_INTERVAL while points arrive, or every round `period` if
+        longer (nobody watches: a fast run's early rounds for full chunks add no heads)."""
+        return self.changed and now - last_head >= max(HEAD_INTERVAL, 0.9 * period)
+
+    def rate(self) -> float | None:
+        """Steps per second over the level-1 buckets held, the first one left out (None: too
+        few to tell)."""
+        level = self.levels[0]
+        held = sorted((b, bk) for part in level.parts.values() for b, bk in part.items() if bk.time is not None)
+        if self.cur_bucket is not None and self.cur_bucket.time is not None:
+            held = [x for x in held if x[0] != self.cur] + [(self.cur, self.cur_bucket)]
+        if len(held) < 3:
+            return None
+        (_b0, first), (_b1, last) = held[1], held[-1]
+        steps, seconds = last.step - first.step, last.time - first.time
+        if steps <= 0:
+            return None
+        return float("inf") if seconds <= 0 else steps / seconds
+
+    def _decide(self, force: bool) -> None:
+        """Keep or drop the finest level (see FAST_STEPS_PER_SECOND), once."""
+        if self.skip_finest is not None or not (force or self.through >= DECIDE_STEPS):
+            return
+        rate = self.rate()
+        self.skip_finest = rate is not None and rate > FAST_STEPS_PER_SECOND
 
     def take(self, tail_chunk: int) -> list[tuple[str, dict]]:
         """The documents to write now: every changed part that is complete, any open part the
         head has no room for, and the head. Releases parts no late point can reach."""
+        finest = self.levels[0]
+        self._decide(force=finest.cur_part > 0 or any(p < finest.cur_part for p in finest.dirty))
         writes: list[tuple[str, dict]] = []
         open_buckets: list[tuple[_Level, list[tuple[int, _Bucket]]]] = []
         for level in self.levels:
+            if level is finest and self.skip_finest:
+                level.dirty.clear()  # kept in memory (the coarser levels fold from it), never sent
+                continue
             for p in sorted(level.dirty):
                 if p < level.cur_part:
                     writes.append(self._part_doc(level, p))
@@ -249,6 +289,11 @@ class Summaries:
         # The head holds the open parts' pending buckets; the largest go to their own part
         # documents while it would be too big (only with very many metrics).
         width = 40 + 50 * (len(self.names) + 1)
+        if self.skip_finest is None and sum(len(pend) for _l, pend in open_buckets) * width > HEAD_BYTES:
+            self._decide(force=True)  # an open part is about to be sent: decide first
+            if self.skip_finest:
+                finest.dirty.clear()
+                open_buckets = [(lv, pend) for lv, pend in open_buckets if lv is not finest]
         while sum(len(pend) for _l, pend in open_buckets) * width > HEAD_BYTES:
             i = max(range(len(open_buckets)), key=lambda j: len(open_buckets[j][1]))
             level, _pend = open_buckets[i]
@@ -256,10 +301,11 @@ class Summaries:
             level.dirty.discard(level.cur_part)
             open_buckets[i] = (level, [])
         head = {
-            "schema": SCHEMA, "kind": self.kind, "widths": list(WIDTHS), "part_buckets": PART_BUCKETS,
+            "schema": SCHEMA, "kind": self.kind, "widths": [WIDTHS[lv.index - 1] for lv, _p in open_buckets],
+            "part_buckets": PART_BUCKETS,
             "through": self.through, "points": self.points, "skipped": self.skipped,
             "tail_chunk": tail_chunk,
-            "levels": [{"level": level.index, "width": WIDTHS[level.index - 1],
+            "levels": [{"level": self._number(level), "width": WIDTHS[level.index - 1],
                         "part": max(level.cur_part, 0), **self._columns(pend)}
                        for level, pend in open_buckets],
         }
@@ -289,9 +335,14 @@ class Summaries:
         buckets = self._buckets(level, p)
         for _b, bk in level.parts.get(p, {}).items():
             bk.pending = False
-        doc = {"schema": SCHEMA, "kind": self.kind, "level": level.index,
+        number = self._number(level)
+        doc = {"schema": SCHEMA, "kind": self.kind, "level": number,
                "width": WIDTHS[level.index - 1], "part": p, **self._columns(buckets)}
-        return f"{self.prefix}/{summary_part_id(self.kind, level.index, p)}", doc
+        return f"{self.prefix}/{summary_part_id(self.kind, number, p)}", doc
+
+    def _number(self, level: _Level) -> int:
+        """The level's number in the documents: its place in the head's `widths` (1-based)."""
+        return level.index - 1 if self.skip_finest else level.index
 
     def _columns(self, buckets: list[tuple[int, _Bucket]]) -> dict:
         series = []
