@@ -107,8 +107,11 @@ def test_a_quota_outage_much_longer_than_memory_loses_nothing(db, emulator, monk
     assert not list(tmp_path.glob("*.jsonl")), "the spool file is removed once uploaded"
     # Said once, plainly: which quota, when it resets, where the data is, how to avoid it.
     messages = tfwatcher_messages(caught)
-    quota = [m for m in messages if "quota" in m]
+    # (After midnight the test logs a burst faster than the lowered memory bound lets the
+    # writer catch up: a backlog message may follow, naming that cause, not the quota.)
+    quota = [m for m in messages if "quota of document writes" in m]
     assert len(quota) == 1, messages
+    assert all("quota" not in m.replace(str(tmp_path), "") for m in messages if m not in quota), messages
     assert "daily quota of document writes" in quota[0] and "midnight Pacific" in quota[0]
     assert re.search(r"in \d+ h \d\d min", quota[0]) and str(tmp_path) in quota[0]
     assert "Nothing is lost" in quota[0] and "interval=" in quota[0] and "Blaze" in quota[0]

@@ -76,6 +76,12 @@ class Buffer:
     def add_point_locked(self, kind: str, step: int, epoch: int, batch: int, seconds: float,
                          t: float, metrics: dict) -> None:
         chunk = self.open.get(kind)
+        if chunk is not None and chunk.measured and chunk.breaks(step, epoch, batch, seconds, t, metrics):
+            # This point would widen a column packed compactly when the chunk was measured,
+            # past what its measured size allows for: the chunk closes before it (chunk.py).
+            self.closed[chunk.doc_id] = chunk.to_doc()
+            del self.open[kind]
+            chunk = None
         if chunk is None:
             index = self.next_index.get(kind, 0)
             chunk = self.open[kind] = Chunk(kind, index)

@@ -9,8 +9,12 @@ no locks of their own.
 
 from __future__ import annotations
 
+import struct
+from array import array
+
 from tfwatcher.base.contract import SCHEMA, chunk_id
-from tfwatcher.base.packed import pack_durations, pack_floats, pack_ints, pack_times, unpack_chunk
+from tfwatcher.base.packed import (CONSTANT, F32, I32, MICROS, MICROS16, MISSING, RANGE, TIME_STEPS,
+                                   pack_durations, pack_floats, pack_ints, pack_times, unpack_chunk)
 
 # A chunk closes at the next send once it holds CHUNK_POINTS points or CHUNK_BYTES, so each
 # send writes one document per kind whatever the batch rate; only past the hard limits
@@ -37,11 +41,23 @@ GROWN_MAX_BYTES = 1_000_000   # of 1,048,576: doc_bytes counts all but ~100 byte
 SETTLED = 0.95  # a measured chunk closes once it is this near its byte limit
 
 
+# A measured chunk's columns are packed compactly (a range, 2-byte times); one more point can
+# make a whole column wider (a new epoch ends the batch range, a pause ends the 2-byte times),
+# so the document could outgrow its measured size by bytes for every point already in it.
+# `settle` therefore counts, per point held, what its value columns could still grow by
+# (a missing-value bitmap; float32 seconds becoming float64), and from then on `breaks` closes
+# the chunk before a point that would widen any other column: step/epoch/batch, time, seconds,
+# a constant or float32 metric (a few comparisons a point, only for a measured chunk).
+VALUE_GROWTH = {CONSTANT: 8, F32: 4}
+_F32 = array("f", [0.0])  # a float32 slot: `_F32[0] = v; _F32[0] == v` says v is float32-exact
+
+
 class Chunk:
     """An open chunk of batch points, as parallel lists."""
 
     __slots__ = ("kind", "index", "doc_id", "step", "epoch", "batch", "seconds", "time", "series",
-                 "n", "bytes", "dirty", "thinned", "sent_at")
+                 "n", "bytes", "dirty", "thinned", "sent_at", "measured", "ranges", "narrow", "time_last",
+                 "sec_max", "tight")
 
     def __init__(self, kind: str, index: int):
         self.kind, self.index = kind, index
@@ -57,6 +73,12 @@ class Chunk:
         self.dirty = False
         self.thinned = False
         self.sent_at = float("-inf")  # when it was last taken for a send (monotonic)
+        self.measured = False         # `bytes` comes from a measurement (settle): see `breaks`
+        self.ranges: list = []        # [column, last value, by] of the columns packed as ranges
+        self.narrow: list = []        # ... and those packed as int32
+        self.tight: dict = {}         # metric -> its constant, or None: packed float32
+        self.time_last = None         # the last time, if times are packed in 2-byte steps
+        self.sec_max = None           # the largest seconds the durations' packing holds
 
     def add(self, step, epoch, batch, seconds, t, metrics: dict) -> None:
         n = self.n
@@ -85,13 +107,71 @@ class Chunk:
 
     def settle(self, limit: int) -> dict | None:
         """Past an estimated byte limit: the document packed, if it is near `limit` (it closes
-        with it), else None, the estimate replaced by its measured size (it grows on)."""
+        with it), else None, the estimate replaced by its measured size plus what its value
+        columns could still grow by (it grows on, `breaks` guarding the other columns)."""
         doc = self.to_doc()
-        size = doc_bytes(doc)
+        growth = (len(self.series) + 5) / 8  # a missing-value bitmap in each column
+        growth += VALUE_GROWTH.get(doc["seconds"][0] & ~MISSING, 0)  # float32 seconds
+        size = doc_bytes(doc) + int(growth * self.n) + 1
         if size >= SETTLED * limit:
             return doc
         self.bytes = size
+        self.measured = True
+        self.ranges, self.narrow = [], []
+        for i, (name, column) in enumerate((("step", self.step), ("epoch", self.epoch), ("batch", self.batch))):
+            packed = doc[name]
+            if packed[0] == RANGE:
+                _tag, _start, by = struct.unpack_from("<Bqq", packed)
+                self.ranges.append([i, column[-1], by])
+            elif packed[0] & ~MISSING == I32:
+                self.narrow.append(i)
+        self.tight = {}
+        for col in doc["series"]:
+            tag = col["values"][0] & ~MISSING if col["values"] else 0
+            if tag == CONSTANT:
+                self.tight[col["name"]] = self.series[col["name"]][0]
+            elif tag == F32:
+                self.tight[col["name"]] = None
+        known = [t for t in self.time if t is not None]
+        self.time_last = known[-1] if doc["time"][0] & ~MISSING == TIME_STEPS and known else None
+        tag = doc["seconds"][0] & ~MISSING
+        self.sec_max = 0.065 if tag == MICROS16 else 2000.0 if tag == MICROS else None
         return None
+
+    def breaks(self, step, epoch, batch, seconds, t, metrics: dict) -> bool:
+        """Would this point widen a compactly packed column of this measured chunk (then it
+        closes first)? Updates what the next point is compared with when it would not."""
+        values = (step, epoch, batch)
+        for i, last, by in self.ranges:
+            if values[i] is None or values[i] != last + by:
+                return True
+        for i in self.narrow:
+            if values[i] is not None and not -2 ** 31 <= values[i] < 2 ** 31:
+                return True
+        if self.time_last is not None and t is not None and not 0.0 <= t - self.time_last <= 65.0:
+            return True
+        if self.sec_max is not None and seconds is not None and not (
+                0.0 <= seconds <= self.sec_max and round(seconds * 1_000_000) / 1_000_000 == seconds):
+            return True
+        for name, constant in self.tight.items():
+            v = metrics.get(name)
+            if v is None:
+                continue
+            if constant is not None:
+                if v != constant:  # (NaN too)
+                    return True
+                continue
+            try:
+                _F32[0] = v
+            except (OverflowError, TypeError):
+                return True
+            if _F32[0] != v:
+                return True
+        for r in self.ranges:
+            r[1] = values[r[0]]
+        if t is not None and self.time_last is not None:
+            self.time_last = t
+        return False
 
     def to_doc(self) -> dict:
         return packed_doc(self.kind, self.index, self.step, self.epoch, self.batch, self.seconds,
