@@ -146,8 +146,8 @@ def test_a_grown_chunk_closes_near_its_byte_limit_measured_not_estimated(value):
             doc = chunk.settle(GROWN_MAX_BYTES)
             if doc is not None:
                 break
-    # (the measured size plus ~1 byte a point that a missing-value bitmap could add)
-    assert doc is not None and 0.9 * GROWN_MAX_BYTES <= doc_bytes(doc) <= GROWN_MAX_BYTES < 1_048_576
+    # (the measured size plus what its columns could still grow by: bitmaps, 4-byte µs)
+    assert doc is not None and 0.8 * GROWN_MAX_BYTES <= doc_bytes(doc) <= GROWN_MAX_BYTES < 1_048_576
     assert settles <= 12, settles                      # a few measurements a chunk, not one a point
     estimate_only = GROWN_MAX_BYTES // (24 + 9 * 3)    # what the worst-case estimate allows
     assert doc["n"] > 1.4 * estimate_only, (doc["n"], estimate_only)
@@ -190,3 +190,24 @@ def test_a_measured_chunk_never_outgrows_its_limit_whatever_comes_next():
     assert max(doc_bytes(d) for d in docs) <= GROWN_MAX_BYTES
     assert [s for d in docs for s in unpack_chunk(d)["step"]] == logged
     assert len(docs) < 40, len(docs)  # still grown chunks: ~20,000 points and more each
+
+
+def test_what_a_measured_chunk_closes_for():
+    """`Chunk.breaks`: a point that would widen a compact column closes a measured chunk first;
+    a slow batch (2-byte µs becoming 4-byte ones) is counted in its size instead."""
+    from tfwatcher.record.chunk import Chunk
+
+    f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]  # noqa: E731
+    chunk, t0 = Chunk("train", 0), 1_764_900_000.0
+    for i in range(1, 20_001):
+        chunk.add(i, 1, i, 0.0005, t0 + i * 0.0005, {"loss": f32(1 / i), "lr": 0.001})
+    assert chunk.settle(10_000_000) is None and chunk.measured
+    nxt = (20_001, 1, 20_001, 0.0005, t0 + 20_001 * 0.0005)
+    assert not chunk.breaks(*nxt, {"loss": 0.5, "lr": 0.001})
+    assert not chunk.breaks(20_002, 1, 20_002, 0.07, t0 + 10.1, {"loss": 0.5})          # a stall: counted
+    assert chunk.breaks(20_003, 2, 1, 0.0005, t0 + 10.2, {"loss": 0.5})                  # a new epoch
+    assert chunk.breaks(20_003, 1, 20_003, 0.0005, t0 + 100.0, {"loss": 0.5})            # a 90 s pause
+    assert chunk.breaks(20_003, 1, 20_003, 0.0005, t0 + 10.2, {"loss": 0.1})             # float64 in float32
+    assert chunk.breaks(20_003, 1, 20_003, 0.0005, t0 + 10.2, {"lr": 0.0005})            # lr changed
+    assert chunk.breaks(20_004, 1, 20_003, 0.0005, t0 + 10.2, {"loss": 0.5})             # a skipped step
+    assert not chunk.breaks(20_003, 1, 20_003, None, None, {"loss": None, "acc": 1 / 3})  # missing, a new metric

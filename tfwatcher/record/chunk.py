@@ -111,7 +111,10 @@ class Chunk:
         columns could still grow by (it grows on, `breaks` guarding the other columns)."""
         doc = self.to_doc()
         growth = (len(self.series) + 5) / 8  # a missing-value bitmap in each column
-        growth += VALUE_GROWTH.get(doc["seconds"][0] & ~MISSING, 0)  # float32 seconds
+        seconds_tag = doc["seconds"][0] & ~MISSING
+        # float32 seconds may become float64; 2-byte µs may become 4-byte ones (a batch over
+        # 65 ms: a data-loader stall is common enough not to close the chunk for it)
+        growth += {**VALUE_GROWTH, MICROS16: 2}.get(seconds_tag, 0)
         size = doc_bytes(doc) + int(growth * self.n) + 1
         if size >= SETTLED * limit:
             return doc
@@ -134,8 +137,7 @@ class Chunk:
                 self.tight[col["name"]] = None
         known = [t for t in self.time if t is not None]
         self.time_last = known[-1] if doc["time"][0] & ~MISSING == TIME_STEPS and known else None
-        tag = doc["seconds"][0] & ~MISSING
-        self.sec_max = 0.065 if tag == MICROS16 else 2000.0 if tag == MICROS else None
+        self.sec_max = 2000.0 if seconds_tag in (MICROS16, MICROS) else None  # int32 µs
         return None
 
     def breaks(self, step, epoch, batch, seconds, t, metrics: dict) -> bool:
