@@ -19,6 +19,7 @@ export const ENDED_STATUSES: string[] = contract.statuses.ended;
 export const ACTIVE_STATUSES: string[] = contract.statuses.active;
 export const SUMMARY_WIDTHS: number[] = contract.summaries.widths;
 export const PART_BUCKETS: number = contract.summaries.part_buckets;
+export const RAW_THROUGH: number = contract.summaries.raw_through;
 export const TABLE_ROWS: number = contract.tables.rows;
 export const HEARTBEAT_MS: number = contract.stall.heartbeat_seconds * 1000;
 export const STALL_SHOWN_AFTER_MS: number = contract.stall.shown_after_seconds * 1000;

@@ -2,14 +2,16 @@
  * Which summary level, which part documents and which raw chunks hold a range of steps. Pure:
  * numbers in, numbers out (the per-kind feed, src/kind-feed.ts, reads what these name).
  */
-import { PART_BUCKETS as CONTRACT_PART_BUCKETS, SUMMARY_WIDTHS } from "./contract";
+import { PART_BUCKETS as CONTRACT_PART_BUCKETS, RAW_THROUGH as CONTRACT_RAW_THROUGH, SUMMARY_WIDTHS } from "./contract";
 import type { Bucket } from "./summaries";
 
 /** Defaults from the contract; a head's own `widths` and `part_buckets` win (docs/schema.md). */
 export const WIDTHS: number[] = SUMMARY_WIDTHS;
 export const PART_BUCKETS = CONTRACT_PART_BUCKETS;
 /** Below this many steps a kind is read from its raw chunks (few documents anyway). */
-export const RAW_THROUGH = 10_000;
+/** Below this many steps a kind is drawn from its raw chunks (the writer decides its finest
+ * summary level by then: tfwatcher/record/summaries.py). */
+export const RAW_THROUGH: number = CONTRACT_RAW_THROUGH;
 export const OPEN_MIN_BUCKETS = 150;
 export const ZOOM_MAX_BUCKETS = 1200;
 /** A zoom window this narrow (in steps) is read from the raw chunks ... */

@@ -448,3 +448,14 @@ def test_every_array_field_of_summaries_and_tables_is_unindexed():
         for field, value in doc.items():
             if isinstance(value, (list, dict)):
                 assert (group, field) in off, f"{group}.{field} would be indexed"
+
+
+def test_heads_keep_the_round_period_when_it_is_longer():
+    """Unwatched (a 300 s round), a fast run's early rounds for full chunks add no head: a head
+    is due every HEAD_INTERVAL or every round period, whichever is longer."""
+    summ = Summaries("train", "p")
+    summ.add(1, 1000.0, None, 0, {"loss": 1.0})
+    assert summ.due(S.HEAD_INTERVAL, 0.0) and summ.due(S.HEAD_INTERVAL, 0.0, period=1.0)
+    assert not summ.due(60.0, 0.0, period=300.0) and summ.due(270.0, 0.0, period=300.0)
+    summ.take(0)
+    assert not summ.due(1e9, 0.0)  # nothing new since the last head

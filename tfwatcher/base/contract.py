@@ -32,6 +32,8 @@ NOTIFIED_STATUSES: tuple = tuple(CONTRACT["statuses"]["notified"])
 
 SUMMARY_WIDTHS: tuple = tuple(CONTRACT["summaries"]["widths"])
 PART_BUCKETS: int = CONTRACT["summaries"]["part_buckets"]
+# Below this many steps readers draw a kind from its raw chunks, not its summaries.
+RAW_THROUGH: int = CONTRACT["summaries"]["raw_through"]
 TABLE_ROWS: int = CONTRACT["tables"]["rows"]
 
 HEARTBEAT_SECONDS: float = CONTRACT["stall"]["heartbeat_seconds"]

@@ -35,7 +35,7 @@ POINT_BYTES = 24
 METRIC_BYTES = 9
 # While nobody watches (tfwatcher.record.attention) an open chunk is written once a round at
 # most, so it may grow this far before it closes: fewer, fuller documents (a point of 3
-# float32 metrics packs into ~20 bytes: ~40,000 points a document).
+# float32 metrics packs into ~16 bytes: the 60,000-point cap comes first).
 GROWN_MAX_POINTS = 60_000
 GROWN_MAX_BYTES = 1_000_000   # of 1,048,576: doc_bytes counts all but ~100 bytes (name, field names)
 SETTLED = 0.95  # a measured chunk closes once it is this near its byte limit
@@ -44,11 +44,13 @@ SETTLED = 0.95  # a measured chunk closes once it is this near its byte limit
 # A measured chunk's columns are packed compactly (a range, 2-byte times); one more point can
 # make a whole column wider (a new epoch ends the batch range, a pause ends the 2-byte times),
 # so the document could outgrow its measured size by bytes for every point already in it.
-# `settle` therefore counts, per point held, what its value columns could still grow by
-# (a missing-value bitmap; float32 seconds becoming float64), and from then on `breaks` closes
-# the chunk before a point that would widen any other column: step/epoch/batch, time, seconds,
-# a constant or float32 metric (a few comparisons a point, only for a measured chunk).
-VALUE_GROWTH = {CONSTANT: 8, F32: 4}
+# `settle` therefore counts, per point held, what could still widen cheaply (a missing-value
+# bitmap in any column; `seconds`, by SECONDS_GROWTH: a slow batch is common enough not to
+# close the chunk for it), and from then on `breaks` closes the chunk before a point that would
+# widen any other column: step/epoch/batch, time, a constant or float32 metric (a few
+# comparisons a point, only for a measured chunk).
+SECONDS_GROWTH = {CONSTANT: 8, F32: 4, MICROS16: 2}  # bytes a point, to float64 / 4-byte µs
+TIME_STEP_MAX = 65.0  # seconds between two times packed in 2-byte ms steps (65.535, less rounding)
 _F32 = array("f", [0.0])  # a float32 slot: `_F32[0] = v; _F32[0] == v` says v is float32-exact
 
 
@@ -110,11 +112,8 @@ class Chunk:
         with it), else None, the estimate replaced by its measured size plus what its value
         columns could still grow by (it grows on, `breaks` guarding the other columns)."""
         doc = self.to_doc()
-        growth = (len(self.series) + 5) / 8  # a missing-value bitmap in each column
         seconds_tag = doc["seconds"][0] & ~MISSING
-        # float32 seconds may become float64; 2-byte µs may become 4-byte ones (a batch over
-        # 65 ms: a data-loader stall is common enough not to close the chunk for it)
-        growth += {**VALUE_GROWTH, MICROS16: 2}.get(seconds_tag, 0)
+        growth = (len(self.series) + 5) / 8 + SECONDS_GROWTH.get(seconds_tag, 0)
         size = doc_bytes(doc) + int(growth * self.n) + 1
         if size >= SETTLED * limit:
             return doc
@@ -150,7 +149,7 @@ class Chunk:
         for i in self.narrow:
             if values[i] is not None and not -2 ** 31 <= values[i] < 2 ** 31:
                 return True
-        if self.time_last is not None and t is not None and not 0.0 <= t - self.time_last <= 65.0:
+        if self.time_last is not None and t is not None and not 0.0 <= t - self.time_last <= TIME_STEP_MAX:
             return True
         if self.sec_max is not None and seconds is not None and not (
                 0.0 <= seconds <= self.sec_max and round(seconds * 1_000_000) / 1_000_000 == seconds):

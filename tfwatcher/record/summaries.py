@@ -14,7 +14,7 @@ documents to send. Neither does I/O or calls out.
 
 from __future__ import annotations
 
-from tfwatcher.base.contract import (PART_BUCKETS, SCHEMA, SUMMARY_WIDTHS, TABLE_ROWS,
+from tfwatcher.base.contract import (PART_BUCKETS, RAW_THROUGH, SCHEMA, SUMMARY_WIDTHS, TABLE_ROWS,
                                      summary_head_id, summary_part_id, table_part_id)
 
 # The level widths and part size are the contract's; buckets are found by shifts, which
@@ -43,7 +43,7 @@ TABLE_BYTES = 600_000
 # second at 2,000/s) and the head says so in `widths`, which readers follow. Decided before a
 # head a reader uses (readers read raw chunks below 10,000 steps) and before any level-1 part.
 FAST_STEPS_PER_SECOND = 500.0
-DECIDE_STEPS = 10_000
+DECIDE_STEPS = RAW_THROUGH
 
 # Per-metric statistics of a bucket, as a list (fast to update in place):
 MIN, MAX, LAST, LAST_STEP, COUNT, BAD, BAD_STEP, BAD_VALUE = range(8)
